@@ -1,0 +1,74 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from accounts import services
+from accounts.models import ApiToken, Role, User
+
+
+def _role_action(role: str):
+    def action(modeladmin, request, queryset):
+        for user in queryset:
+            services.role_assign(user=user, role=role)
+        modeladmin.message_user(request, f"{queryset.count()} user(s) are now {role}.")
+
+    action.__name__ = f"make_{role}"
+    action.short_description = f"Make the selected users {role}s"
+    return action
+
+
+class UserCreateForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ["email", "name", "timezone"]
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    add_form = UserCreateForm
+    form = UserEditForm
+    ordering = ["email"]
+    list_display = ["email", "name", "role", "timezone", "is_active", "date_joined"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["email", "name"]
+    readonly_fields = ["role", "is_staff", "is_superuser", "last_login", "date_joined"]
+    actions = [_role_action(role) for role in Role.values]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Profile", {"fields": ["name", "timezone", "role"]}),
+        ("Status", {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"fields": ["email", "name", "timezone", "password1", "password2"]})]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["user__email", "prefix"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        api_token, token = services.token_create(user=obj.user, name=obj.name)
+        obj.pk = api_token.pk
+        self.message_user(
+            request, f"New token (shown only now, copy it): {token}", level=messages.WARNING
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset) -> None:
+        for api_token in queryset:
+            services.token_revoke(api_token=api_token)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).")

@@ -1,0 +1,68 @@
+"""The error vocabulary that services raise and both transports translate.
+
+It lives in the lowest app so every layer may import it: REST turns an error into
+its HTTP status and `{"error": ...}` body, the socket into an `error` reply.
+"""
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """A refusal the caller can act on; never a bug."""
+
+    status = 400
+    code = "bad_request"
+    socket_code = "bad_request"
+
+    def __init__(self, message: str, *, details: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadRequest(ServiceError):
+    pass
+
+
+class Invalid(ServiceError):
+    status = 422
+    code = "invalid"
+
+
+class Unauthorized(ServiceError):
+    status = 401
+    code = socket_code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = socket_code = "forbidden"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = socket_code = "not_found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = socket_code = "conflict"
+
+
+class LimitExceeded(ServiceError):
+    status = 409
+    code = socket_code = "limit_exceeded"
+
+
+class RateLimited(ServiceError):
+    status = 429
+    code = socket_code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, details: Any = None):
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    status = 503
+    code = socket_code = "unavailable"

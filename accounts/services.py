@@ -1,0 +1,158 @@
+"""Writes for users, roles and API tokens."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.errors import Conflict, Invalid, Unauthorized
+from accounts.models import ApiToken, Role, User
+from accounts.timezones import is_valid_timezone
+
+TOKEN_PREFIX = "hub_"
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def role_assign(*, user: User, role: str) -> User:
+    """The one place a role changes: it also keeps Django's staff flags in step."""
+    if role not in Role.values:
+        raise Invalid("Unknown role.", details={"role": f"must be one of {Role.values}"})
+    user.role = role
+    user.is_staff = role == Role.ADMIN
+    user.is_superuser = role == Role.ADMIN
+    if user.pk:
+        user.save(update_fields=["role", "is_staff", "is_superuser"])
+    return user
+
+
+def _validated_fields(*, email: str, name: str, timezone_name: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    email = User.objects.normalize_email((email or "").strip()).lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = "Enter a valid e-mail address."
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = "This field may not be blank."
+    elif len(name) > 150:
+        errors["name"] = "At most 150 characters."
+    if not is_valid_timezone(timezone_name):
+        errors["timezone"] = "Unknown time zone; use an IANA name such as Europe/Berlin."
+    if errors:
+        raise Invalid("Some fields are invalid.", details=errors)
+    return {"email": email, "name": name, "timezone": timezone_name}
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    name: str = "",
+    role: str = Role.STUDENT,
+    timezone: str = "UTC",
+) -> User:
+    """Create a user with a validated password and a role set through role_assign."""
+    fields = _validated_fields(email=email, name=name or email, timezone_name=timezone)
+    user = User(**fields)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise Invalid("The password is too weak.", details={"password": exc.messages}) from exc
+        user.set_password(password)
+    role_assign(user=user, role=role)
+    if User.objects.filter(email=fields["email"]).exists():
+        raise Conflict("This e-mail address is already registered.", details={"email": "taken"})
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise Conflict(
+            "This e-mail address is already registered.", details={"email": "taken"}
+        ) from exc
+    return user
+
+
+def user_register(
+    *, email: str, password: str, name: str, role: str, timezone: str
+) -> tuple[User, str]:
+    """Self-service sign-up: students and instructors only; returns the user and a token."""
+    if role not in (Role.STUDENT, Role.INSTRUCTOR):
+        raise Invalid("Choose student or instructor.", details={"role": "not allowed"})
+    with transaction.atomic():
+        user = user_create(email=email, password=password, name=name, role=role, timezone=timezone)
+        _, token = token_create(user=user, name="register")
+    return user, token
+
+
+def token_create(*, user: User, name: str = "api") -> tuple[ApiToken, str]:
+    """Issue a token; the plain value is returned here once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    api_token = ApiToken.objects.create(
+        user=user, name=name[:100], digest=token_digest(token), prefix=token[:12]
+    )
+    return api_token, token
+
+
+def token_login(*, email: str, password: str) -> tuple[User, str]:
+    """Exchange e-mail and password for a fresh token; one answer for every failure."""
+    user = User.objects.filter(email=(email or "").strip().lower()).first()
+    if user is None:
+        # Spend the same time hashing so response time does not reveal the account.
+        User(email="").set_password(password)
+        raise Unauthorized("Wrong e-mail or password.")
+    if not user.check_password(password) or not user.is_active:
+        raise Unauthorized("Wrong e-mail or password.")
+    _, token = token_create(user=user, name="login")
+    return user, token
+
+
+def token_authenticate(*, token: str) -> User | None:
+    """Resolve a bearer token to its active user, noting when it was last used."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    api_token = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=token_digest(token), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if api_token is None:
+        return None
+    now = timezone.now()
+    interval = timedelta(seconds=settings.TOKEN_LAST_USED_INTERVAL_SECONDS)
+    if api_token.last_used_at is None or now - api_token.last_used_at > interval:
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+    api_token.user.api_token = api_token
+    return api_token.user
+
+
+def token_revoke(*, api_token: ApiToken) -> ApiToken:
+    if api_token.revoked_at is None:
+        api_token.revoked_at = timezone.now()
+        ApiToken.objects.filter(pk=api_token.pk, revoked_at__isnull=True).update(
+            revoked_at=api_token.revoked_at
+        )
+    return api_token
+
+
+REVOKED_TOKEN_RETENTION = timedelta(days=30)
+
+
+def tokens_prune() -> int:
+    """Delete tokens revoked more than 30 days ago; returns how many went."""
+    cutoff = timezone.now() - REVOKED_TOKEN_RETENTION
+    deleted, _ = ApiToken.objects.filter(revoked_at__lt=cutoff).delete()
+    return deleted

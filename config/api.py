@@ -1,0 +1,107 @@
+"""The one NinjaAPI: every app's router, bearer auth, and one error shape for all."""
+
+import logging
+import math
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from accounts.api import router as accounts_router
+from accounts.auth import TokenAuth
+from accounts.errors import RateLimited, ServiceError
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="Lessons hub API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=TokenAuth(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+api.add_router("/", accounts_router)
+
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, details=None
+) -> HttpResponse:
+    return api.create_response(
+        request, {"error": {"code": code, "message": message, "details": details}}, status=status
+    )
+
+
+@api.exception_handler(ServiceError)
+def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    response = error_response(request, exc.status, exc.code, exc.message, exc.details)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    return response
+
+
+def _field_path(loc) -> str:
+    # ninja prefixes the parameter kind ("body", "query", the schema name); keep the field path.
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] == "payload":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    details: dict[str, str] = {}
+    for error in exc.errors:
+        details.setdefault(_field_path(error.get("loc", ())), error.get("msg", "invalid"))
+    return error_response(request, 422, "invalid", "Some fields are invalid.", details)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = error_response(request, 401, "unauthorized", "A valid bearer token is required.")
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = STATUS_CODES.get(exc.status_code, "bad_request")
+    message = "The request body is not valid JSON." if exc.status_code == 400 else str(exc)
+    return error_response(request, exc.status_code, code, message)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, 404, "not_found", "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return error_response(request, 403, "forbidden", "You may not do this.")
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("Unhandled error on %s %s", request.method, request.path)
+    return error_response(request, 500, "internal", "Something went wrong on our side.")
+
+
+def unknown_api_path(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Paths under /api/ that no router owns still answer in the error shape."""
+    return error_response(request, 404, "not_found", "No such endpoint.")

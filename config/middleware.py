@@ -1,0 +1,26 @@
+"""Keep the API's error shape for the one answer django-ninja writes itself."""
+
+import json
+
+from django.http import HttpRequest, HttpResponse
+
+
+class ApiMethodNotAllowed:
+    """Rewrite ninja's plain-text 405 under /api/ into `{"error": ...}`, keeping `Allow`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 405 and request.path.startswith("/api/"):
+            body = {
+                "error": {
+                    "code": "method_not_allowed",
+                    "message": f"{request.method} is not allowed here.",
+                    "details": {"allow": response.get("Allow", "")},
+                }
+            }
+            response.content = json.dumps(body).encode()
+            response["Content-Type"] = "application/json"
+        return response

@@ -1,0 +1,78 @@
+"""Health endpoints against really unreachable dependencies (closed ports)."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from django.db import connection
+
+from accounts.services import token_create, user_create
+from tests.live import child_env, daphne_command, free_port, running
+
+
+def get(url: str, token: str | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def database_url(port: int | None = None) -> str:
+    settings = connection.settings_dict
+    return f"postgres://postgres@127.0.0.1:{port or settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+@pytest.fixture
+def closed_port() -> int:
+    return free_port()  # nothing listens there once the probe socket is closed
+
+
+def test_healthz_and_readyz_when_all_is_up(client, db):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "channel_layer": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_down(closed_port):
+    port = free_port()
+    env = child_env(DATABASE_URL=database_url(closed_port))
+    with running(daphne_command(port), env, wait_url=f"http://127.0.0.1:{port}/healthz"):
+        assert get(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503
+        assert body["checks"] == {"database": "down", "channel_layer": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_down(closed_port):
+    port = free_port()
+    env = child_env(DATABASE_URL=database_url(), REDIS_URL=f"redis://127.0.0.1:{closed_port}/0")
+    with running(daphne_command(port), env, wait_url=f"http://127.0.0.1:{port}/healthz"):
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503
+        assert body["checks"] == {"database": "ok", "channel_layer": "down"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unexpected_failure_is_500_internal_with_nothing_leaked(closed_port):
+    user = user_create(email="leak@example.com", password="correct-horse-battery-9", name="L")
+    token = token_create(user=user)[1]
+    port = free_port()
+    env = child_env(DATABASE_URL=database_url(closed_port))
+    with running(daphne_command(port), env, wait_url=f"http://127.0.0.1:{port}/healthz"):
+        status, body = get(f"http://127.0.0.1:{port}/api/v1/me", token)
+    assert status == 500
+    assert body == {
+        "error": {
+            "code": "internal",
+            "message": "Something went wrong on our side.",
+            "details": None,
+        }
+    }
