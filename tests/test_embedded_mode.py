@@ -1,0 +1,119 @@
+"""The default a newcomer meets: `make run`'s server with no environment at all.
+
+SQLite, the in-memory channel layer and the folder broker, served by daphne with a
+Celery worker and beat, exactly as `manage.py serve` starts them.
+"""
+
+import asyncio
+import json
+import sqlite3
+import sys
+import time
+import urllib.request
+
+import pytest
+import websockets
+
+from tests.live import child_env, free_port, manage, running
+
+EMBEDDED = {
+    name: None
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
+                 "SECURE_SSL_REDIRECT")
+}  # fmt: skip
+
+
+def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def get(url: str, token: str) -> dict:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+async def websocket_auth_and_ping(url: str, token: str) -> list[dict]:
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps({"op": "auth", "token": token, "ref": 1}))
+        await ws.send(json.dumps({"op": "ping", "ref": 2}))
+        return [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+
+
+@pytest.fixture
+def embedded_env(tmp_path):
+    env = child_env(**EMBEDDED, DATA_DIR=str(tmp_path))
+    result = manage("migrate", "--no-input", env=env)
+    assert result.returncode == 0, result.stderr
+    result = manage("demo_data", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "instructor@example.com" in result.stdout
+    # Loading twice changes nothing.
+    assert manage("demo_data", env=env).returncode == 0
+    return env
+
+
+def test_make_run_server_end_to_end(embedded_env, tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "serve.log").open("w")
+    command = [sys.executable, "manage.py", "serve", "--port", str(port)]
+    with running(command, embedded_env, wait_url=f"{base}/healthz", log=log):
+        with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
+            assert json.loads(response.read())["checks"] == {
+                "database": "ok",
+                "channel_layer": "ok",
+            }
+        status, registered = post(
+            f"{base}/api/v1/auth/register",
+            {
+                "email": "newcomer@example.com",
+                "password": "correct-horse-battery-9",
+                "name": "Newcomer",
+                "role": "student",
+                "timezone": "Europe/Lisbon",
+            },
+        )
+        assert status == 201
+        status, login = post(
+            f"{base}/api/v1/auth/token",
+            {"email": "newcomer@example.com", "password": "correct-horse-battery-9"},
+        )
+        assert status == 200
+        assert get(f"{base}/api/v1/me", login["token"]) == registered["user"]
+
+        auth, pong = asyncio.run(
+            websocket_auth_and_ping(f"ws://127.0.0.1:{port}/ws/v1/", login["token"])
+        )
+        assert auth["ok"] and auth["data"]["user_id"] == registered["user"]["id"]
+        assert pong == {"op": "reply", "ok": True, "data": {}, "ref": 2}
+
+        # A background job goes through the folder broker to the worker.
+        database = tmp_path / "db.sqlite3"
+        with sqlite3.connect(database) as db:
+            db.execute(
+                "UPDATE accounts_apitoken SET revoked_at = '2000-01-01 00:00:00' WHERE user_id = ?",
+                (registered["user"]["id"],),
+            )
+        enqueue = manage(
+            "shell", "-c", "from accounts.tasks import tokens_prune_task as t; t.delay()",
+            env=embedded_env,
+        )  # fmt: skip
+        assert enqueue.returncode == 0, enqueue.stderr
+        deadline = time.monotonic() + 30
+        remaining = None
+        while time.monotonic() < deadline:
+            with sqlite3.connect(database) as db:
+                remaining = db.execute(
+                    "SELECT COUNT(*) FROM accounts_apitoken WHERE revoked_at IS NOT NULL"
+                ).fetchone()[0]
+            if remaining == 0:
+                break
+            time.sleep(0.2)
+        assert remaining == 0, (tmp_path / "serve.log").read_text()[-3000:]
