@@ -141,7 +141,9 @@ EMBEDDED_DATABASE = default_db["ENGINE"] == "django.db.backends.sqlite3"
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis PUBLISH per group message: the members are server processes
+            # (see hub.fanout), so an event costs one command whatever the audience.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
@@ -155,13 +157,21 @@ if REDIS_URL:
                         "retry_on_timeout": True,
                     }
                 ],
-                "capacity": 10_000,
-                "expiry": 30,
             },
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Live hub ------------------------------------------------------------------
+HUB_EVENT_RETENTION_DAYS = env_float("HUB_EVENT_RETENTION_DAYS", 7)
+HUB_REPLAY_LIMIT = int(env_float("HUB_REPLAY_LIMIT", 1000))
+HUB_MAX_TOPICS_PER_CONNECTION = 100
+HUB_OUTGOING_QUEUE_FRAMES = int(env_float("HUB_OUTGOING_QUEUE_FRAMES", 1000))
+# Without Redis the log tail is the only path from other processes (the Celery
+# worker, a shell), so it runs often; with Redis it only heals lost messages.
+HUB_TAIL_INTERVAL_SECONDS = env_float("HUB_TAIL_INTERVAL_SECONDS", 2.0 if REDIS_URL else 0.3)
+HUB_PRESENCE_TTL_SECONDS = env_float("HUB_PRESENCE_TTL_SECONDS", 60)
 
 # --- Celery --------------------------------------------------------------------
 if REDIS_URL:
@@ -191,6 +201,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "tokens-prune": {"task": "accounts.tokens_prune", "schedule": 24 * 3600},
+    "hub-events-prune": {"task": "hub.events_prune", "schedule": 3600},
 }
 
 # --- Auth ----------------------------------------------------------------------

@@ -1,15 +1,21 @@
-"""The one WebSocket endpoint, `/ws/v1/`: parses frames and dispatches ops."""
+"""The one WebSocket endpoint, `/ws/v1/`: parses frames and runs each op in order."""
 
 import asyncio
+import inspect
 import logging
 import uuid
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from accounts.errors import Forbidden, LimitExceeded, NotFound, ServiceError
 from accounts.services import token_authenticate
-from hub import protocol
+from hub import conf, protocol, topics
+from hub.fanout import Fanout, Subscription
 from hub.protocol import Command, CommandError, FrameError
+from hub.selectors import replay_since
+from hub.services import publish_ephemeral, stored_event_frame
+from hub.wire import Outgoing, wire_for
 
 logger = logging.getLogger(__name__)
 
@@ -17,19 +23,26 @@ AUTH_DEADLINE_SECONDS = 10.0
 
 
 class HubConsumer(AsyncWebsocketConsumer):
-    """One client connection: many topics, one socket."""
+    """One client connection: many topics, one socket, one bounded outgoing queue."""
 
-    # Fan-out is per process (see hub.fanout), so a connection needs no layer channel.
+    # Fan-out is per process (hub.fanout), so a connection needs no layer channel.
     channel_layer_alias = "__no_layer__"
 
     async def connect(self) -> None:
         self.connection_id = uuid.uuid4().hex
         self.user = None
         self.closed = False
+        self.subscriptions: dict[str, Subscription] = {}
+        self.presence_topics: set[str] = set()
+        self.authorized: set[str] = set()
+        self.auth_deadline = None
         await self.accept()
+        self.wire = wire_for(self.base_send, conf.outgoing_queue_limit(), self._fell_behind)
+        self.fanout = Fanout.current()
         session_user = self.scope.get("user")
         if session_user is not None and session_user.is_authenticated:
             self.user = session_user
+            self.fanout.connection_opened(self)
         else:
             self.auth_deadline = asyncio.create_task(self._close_unless_authenticated())
 
@@ -38,15 +51,36 @@ class HubConsumer(AsyncWebsocketConsumer):
         if self.user is None and not self.closed:
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
 
+    async def _fell_behind(self) -> None:
+        logger.info("Closing %s: it fell too far behind", self.connection_id)
+        await self.close(code=protocol.CLOSE_SLOW_CONSUMER)
+
     async def disconnect(self, code: int) -> None:
         self.closed = True
-        deadline = getattr(self, "auth_deadline", None)
-        if deadline is not None:
-            deadline.cancel()
+        if self.auth_deadline is not None:
+            self.auth_deadline.cancel()
+        wire = getattr(self, "wire", None)
+        if wire is None:
+            return
+        wire.stop()
+        self.fanout.connection_closed(self)
+        for topic in list(self.subscriptions):
+            await self._leave(topic)
 
     async def close(self, code=None, reason=None) -> None:
+        if self.closed:
+            return
         self.closed = True
+        wire = getattr(self, "wire", None)
+        if wire is not None and not wire.overflowed:
+            await wire.flush()  # replies already queued go out before the close
         await super().close(code=code, reason=reason)
+
+    def push(self, text: str) -> None:
+        """Every frame to this client goes through its wire, so order is kept."""
+        self.wire.push(Outgoing(text))
+
+    # --- frames ------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.closed:
@@ -59,24 +93,23 @@ class HubConsumer(AsyncWebsocketConsumer):
         ):
             await self.close(code=protocol.CLOSE_TOO_BIG)
             return
+        ref = None
         try:
             command = protocol.parse_frame(text_data)
+            ref = command.ref
             reply = await self.handle(command)
             if reply is not None:
-                await self.send(text_data=reply)
+                self.push(reply)
         except FrameError as exc:
-            await self.send(text_data=protocol.error_frame(str(exc)))
+            self.push(protocol.error_frame(str(exc)))
         except CommandError as exc:
-            await self.send(
-                text_data=protocol.reply_error(exc.ref, exc.code, exc.message, **exc.extra)
-            )
+            self.push(protocol.reply_error(exc.ref, exc.code, exc.message, **exc.extra))
+        except ServiceError as exc:
+            extra = {"retry_after": exc.retry_after} if hasattr(exc, "retry_after") else {}
+            self.push(protocol.reply_error(ref, exc.socket_code, exc.message, **extra))
         except Exception:
             logger.exception("Unexpected error handling a frame")
-            await self.send(
-                text_data=protocol.reply_error(
-                    _ref_of(text_data), "internal", "Something went wrong on our side."
-                )
-            )
+            self.push(protocol.reply_error(ref, "internal", "Something went wrong on our side."))
 
     async def handle(self, command: Command) -> str | None:
         """Run one command and return its encoded reply (None when it answered itself)."""
@@ -86,17 +119,23 @@ class HubConsumer(AsyncWebsocketConsumer):
             return await self.op_auth(command)
         if self.user is None:
             raise CommandError(command.op, command.ref, "unauthorized", "Authenticate first.")
-        handler = getattr(self, f"op_{command.op}", None)
+        handler = {
+            "subscribe": self.op_subscribe,
+            "unsubscribe": self.op_unsubscribe,
+            "publish": self.op_publish,
+        }.get(command.op)
         if handler is None:
             raise CommandError(
                 command.op, command.ref, "bad_request", f"Unknown op {command.op!r}."
             )
         return await handler(command)
 
+    # --- auth ----------------------------------------------------------------------
+
     async def op_auth(self, command: Command) -> str | None:
         token = command.body.get("token")
         if self.user is not None:
-            if not isinstance(token, str):
+            if token is None:
                 return protocol.reply_ok(command.ref, self._auth_data())
             user = await database_sync_to_async(token_authenticate)(token=token)
             if user is None or user.pk != self.user.pk:
@@ -108,21 +147,111 @@ class HubConsumer(AsyncWebsocketConsumer):
         if isinstance(token, str):
             user = await database_sync_to_async(token_authenticate)(token=token)
         if user is None:
-            await self.send(
-                text_data=protocol.reply_error(command.ref, "unauthorized", "Invalid token.")
-            )
+            self.push(protocol.reply_error(command.ref, "unauthorized", "Invalid token."))
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
             return None
         self.user = user
         self.auth_deadline.cancel()
+        self.fanout.connection_opened(self)
         return protocol.reply_ok(command.ref, self._auth_data())
 
     def _auth_data(self) -> dict:
         return {"user_id": self.user.pk, "connection_id": self.connection_id}
 
+    # --- topics ------------------------------------------------------------------
 
-def _ref_of(text: str):
-    try:
-        return protocol.parse_frame(text).ref
-    except Exception:
+    async def _authorize(self, topic: str, command: Command) -> topics.TopicFamily:
+        family, object_id = topics.resolve(topic)
+        if topic not in self.authorized:
+            allowed = await database_sync_to_async(family.authorize)(self.user, object_id)
+            if not allowed:
+                raise Forbidden("You may not use this topic.")
+            self.authorized.add(topic)
+        return family
+
+    async def op_subscribe(self, command: Command) -> str | None:
+        topic = command.body.get("topic")
+        since, epoch = command.body.get("since"), command.body.get("epoch")
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
+            raise CommandError("subscribe", command.ref, "bad_request", "`since` is an integer.")
+        if since is not None and since < 0:
+            raise CommandError("subscribe", command.ref, "bad_request", "`since` is >= 0.")
+        if epoch is not None and not isinstance(epoch, str):
+            raise CommandError("subscribe", command.ref, "bad_request", "`epoch` is a string.")
+        family = await self._authorize(topic, command)
+        if topic in self.subscriptions:
+            replay = await database_sync_to_async(replay_since)(name=topic, since=None, epoch=None)
+            data = {"topic": topic, "seq": replay.seq, "epoch": replay.epoch, "recovered": False}
+            if family.presence:
+                data["presence"] = await self.fanout.presence.members(topic)
+            return protocol.reply_ok(command.ref, data)
+        if len(self.subscriptions) >= conf.max_topics_per_connection():
+            raise LimitExceeded(
+                f"At most {conf.max_topics_per_connection()} topics per connection."
+            )
+        subscription = await self.fanout.attach(topic, self)
+        self.subscriptions[topic] = subscription
+        try:
+            replay = await database_sync_to_async(replay_since)(
+                name=topic, since=since, epoch=epoch
+            )
+            data = {
+                "topic": topic,
+                "seq": replay.seq,
+                "epoch": replay.epoch,
+                "recovered": replay.recovered,
+            }
+            if family.presence:
+                data["presence"] = await self._join_presence(topic)
+        except BaseException:
+            await self._leave(topic)
+            raise
+        self.push(protocol.reply_ok(command.ref, data))
+        for event in replay.events:
+            self.push(stored_event_frame(topic, event))
+        subscription.go_live(replay.seq)
         return None
+
+    async def _join_presence(self, topic: str) -> list[int]:
+        first = await self.fanout.presence.join(topic, self.user.pk, self.connection_id)
+        self.presence_topics.add(topic)
+        members = await self.fanout.presence.members(topic)
+        if first:
+            await publish_ephemeral(topic, "presence.join", {"user_id": self.user.pk})
+        return members
+
+    async def op_unsubscribe(self, command: Command) -> str:
+        topic = command.body.get("topic")
+        topics.resolve(topic)
+        await self._leave(topic)
+        return protocol.reply_ok(command.ref)
+
+    async def _leave(self, topic: str) -> None:
+        subscription = self.subscriptions.pop(topic, None)
+        if subscription is not None:
+            await self.fanout.detach(topic, subscription)
+        if topic in self.presence_topics:
+            self.presence_topics.discard(topic)
+            try:
+                last = await self.fanout.presence.leave(topic, self.user.pk, self.connection_id)
+            except Exception:  # the entry expires and the sweep announces the leave
+                logger.warning("Could not record leaving %s", topic)
+                return
+            if last:
+                await publish_ephemeral(topic, "presence.leave", {"user_id": self.user.pk})
+
+    async def op_publish(self, command: Command) -> str:
+        topic, type_, data = (command.body.get(k) for k in ("topic", "type", "data"))
+        family = await self._authorize(topic, command)
+        if not isinstance(type_, str) or type_ not in family.handlers:
+            raise NotFound(f"Topic family {family.name!r} accepts no {type_!r} publish.")
+        if not isinstance(data, dict):
+            raise CommandError("publish", command.ref, "bad_request", "`data` must be an object.")
+        handler = family.handlers[type_]
+        _, object_id = topics.resolve(topic)
+        kwargs = {"user": self.user, "object_id": object_id, "data": data, "topic": topic}
+        if inspect.iscoroutinefunction(handler):
+            result = await handler(**kwargs)
+        else:
+            result = await database_sync_to_async(handler)(**kwargs)
+        return protocol.reply_ok(command.ref, result or {})

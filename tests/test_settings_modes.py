@@ -68,7 +68,7 @@ def test_production_mode_from_urls():
     assert found["engine"] == "django.db.backends.postgresql"
     assert found["name"] == "hub"
     assert found["health"] is True
-    assert found["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert found["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     host = found["layer_hosts"][0]
     assert host["address"] == PRODUCTION["REDIS_URL"]
     assert host["max_connections"] >= 1000

@@ -1,0 +1,40 @@
+"""Session-cookie authentication for same-origin browser pages.
+
+Reads the session only (a socket never writes one), so unlike Channels' session
+middleware it leaves the ASGI `send` untouched; clients without a cookie cost
+nothing here and authenticate with their first frame instead.
+"""
+
+from http.cookies import SimpleCookie
+
+from channels.auth import get_user
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.utils.module_loading import import_string
+
+
+def session_key_from(headers) -> str | None:
+    for name, value in headers:
+        if name == b"cookie":
+            cookie = SimpleCookie()
+            try:
+                cookie.load(value.decode("latin-1"))
+            except Exception:
+                return None
+            morsel = cookie.get(settings.SESSION_COOKIE_NAME)
+            return morsel.value if morsel else None
+    return None
+
+
+class SessionAuth:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope, user=AnonymousUser())
+        key = session_key_from(scope.get("headers", ()))
+        if key:
+            store = import_string(settings.SESSION_ENGINE + ".SessionStore")
+            scope["session"] = store(session_key=key)
+            scope["user"] = await get_user(scope)
+        return await self.app(scope, receive, send)

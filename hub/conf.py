@@ -1,0 +1,33 @@
+"""The hub's tunables, read from Django settings with these defaults."""
+
+from django.conf import settings
+
+
+def hub_setting(name: str, default):
+    return getattr(settings, f"HUB_{name}", default)
+
+
+def replay_limit() -> int:
+    return hub_setting("REPLAY_LIMIT", 1000)
+
+
+def retention_days() -> float:
+    return hub_setting("EVENT_RETENTION_DAYS", 7)
+
+
+def max_topics_per_connection() -> int:
+    return hub_setting("MAX_TOPICS_PER_CONNECTION", 100)
+
+
+def outgoing_queue_limit() -> int:
+    """Frames a connection may fall behind by before it is closed with 4008."""
+    return hub_setting("OUTGOING_QUEUE_FRAMES", 1000)
+
+
+def tail_interval() -> float:
+    """How often each server process checks the log for events it missed."""
+    return hub_setting("TAIL_INTERVAL_SECONDS", 2.0)
+
+
+def presence_ttl() -> float:
+    return hub_setting("PRESENCE_TTL_SECONDS", 60.0)

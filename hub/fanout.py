@@ -1,0 +1,276 @@
+"""Per-process fan-out: one channel-layer membership per topic per server process.
+
+Each server process has one channel in the layer and joins a topic's group when
+its first local connection subscribes. An event therefore costs one message per
+process, encoded once, and is handed here to every local subscriber's wire.
+The process remembers the last seq it delivered per topic: duplicates are
+dropped, a skipped seq is read back from the log, and a slow tail of the log
+catches events whose fast-path message never came (no Redis, or an outage).
+"""
+
+import asyncio
+import logging
+import weakref
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from hub import conf, selectors
+from hub.presence import MemoryPresence, RedisPresence
+from hub.services import publish_ephemeral, stored_event_frame
+from hub.topics import group_name
+from hub.wire import Outgoing
+
+logger = logging.getLogger(__name__)
+
+
+class Subscription:
+    """One connection's view of one topic; buffers live events until its replay is sent."""
+
+    __slots__ = ("buffer", "connection", "sent_seq")
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.sent_seq = 0
+        self.buffer: list[tuple[int | None, Outgoing]] | None = []
+
+    def offer(self, seq: int | None, outgoing: Outgoing) -> None:
+        if self.buffer is not None:
+            self.buffer.append((seq, outgoing))
+        elif seq is None:
+            self.connection.wire.push(outgoing)
+        elif seq > self.sent_seq:
+            self.sent_seq = seq
+            self.connection.wire.push(outgoing)
+
+    def go_live(self, sent_seq: int) -> None:
+        """Release what arrived during the replay, skipping anything already sent."""
+        self.sent_seq = sent_seq
+        buffered, self.buffer = self.buffer or [], None
+        for seq, outgoing in buffered:
+            self.offer(seq, outgoing)
+
+
+class TopicState:
+    __slots__ = ("last_seq", "lock", "subscriptions", "topic_id")
+
+    def __init__(self):
+        self.subscriptions: set[Subscription] = set()
+        self.last_seq: int | None = None
+        self.topic_id: int | None = None
+        self.lock = asyncio.Lock()
+
+
+class Fanout:
+    """The process's topic map; one per event loop."""
+
+    _by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout]" = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self):
+        self.topics: dict[str, TopicState] = {}
+        self.connections: set = set()
+        self.channel: str | None = None
+        self.layer = get_channel_layer()
+        self.presence = (
+            RedisPresence(settings.REDIS_URL, conf.presence_ttl())
+            if settings.REDIS_URL
+            else MemoryPresence(conf.presence_ttl())
+        )
+        self._tasks: list[asyncio.Task] = []
+        self._started = asyncio.Lock()
+        self.stopping = False
+
+    @classmethod
+    def current(cls) -> "Fanout":
+        loop = asyncio.get_running_loop()
+        fanout = cls._by_loop.get(loop)
+        if fanout is None:
+            fanout = cls._by_loop[loop] = cls()
+        return fanout
+
+    async def start(self) -> None:
+        async with self._started:
+            if self.channel is not None:
+                return
+            self.channel = await self.layer.new_channel("hub.process.")
+            self._tasks = [
+                asyncio.create_task(self._receive_loop(), name="hub-fanout-receive"),
+                asyncio.create_task(self._tail_loop(), name="hub-fanout-tail"),
+                asyncio.create_task(self._presence_loop(), name="hub-presence"),
+            ]
+            _stop_with_daphne(self)
+
+    # --- connections and subscriptions ---------------------------------------
+
+    def connection_opened(self, connection) -> None:
+        self.connections.add(connection)
+
+    def connection_closed(self, connection) -> None:
+        self.connections.discard(connection)
+
+    async def attach(self, topic: str, connection) -> Subscription:
+        """Start receiving a topic's live events for a connection (buffered for now).
+
+        A topic new to this process joins the layer group first and then reads its
+        position from the log, holding the topic's lock meanwhile: from then on the
+        process delivers every seq after that position exactly once, in order.
+        """
+        await self.start()
+        state = self.topics.get(topic)
+        if state is None:
+            state = self.topics[topic] = TopicState()
+            async with state.lock:
+                try:
+                    await self.layer.group_add(group_name(topic), self.channel)
+                except Exception:  # the log tail delivers until the layer is back
+                    logger.warning("Could not join %s in the channel layer", topic)
+                try:
+                    topic_id, last_seq = await database_sync_to_async(selectors.topic_position)(
+                        topic
+                    )
+                except Exception:
+                    del self.topics[topic]
+                    raise
+                state.topic_id, state.last_seq = topic_id, last_seq
+        subscription = Subscription(connection)
+        state.subscriptions.add(subscription)
+        return subscription
+
+    async def detach(self, topic: str, subscription: Subscription) -> None:
+        state = self.topics.get(topic)
+        if state is None:
+            return
+        state.subscriptions.discard(subscription)
+        if not state.subscriptions:
+            del self.topics[topic]
+            try:
+                await self.layer.group_discard(group_name(topic), self.channel)
+            except Exception:
+                logger.warning("Could not leave %s in the channel layer", topic)
+
+    # --- delivery --------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+                await self.on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Fan-out receive failed; retrying")
+                await asyncio.sleep(0.5)
+
+    async def on_message(self, message: dict) -> None:
+        state = self.topics.get(message["topic"])
+        if state is None:
+            return
+        outgoing = Outgoing(message["frame"])
+        seq = message.get("seq")
+        if seq is None:
+            for subscription in tuple(state.subscriptions):
+                subscription.offer(None, outgoing)
+            return
+        async with state.lock:
+            if state.last_seq is None:
+                return  # the attach that made this state failed
+            if seq > state.last_seq + 1:
+                await self._heal(message["topic"], state, upto=seq - 1)
+            self._deliver(state, seq, outgoing)
+
+    @staticmethod
+    def _deliver(state: TopicState, seq: int, outgoing: Outgoing) -> None:
+        if seq <= state.last_seq:
+            return  # delivered already (a late fast-path copy of a healed event)
+        state.last_seq = seq
+        for subscription in tuple(state.subscriptions):
+            subscription.offer(seq, outgoing)
+
+    async def _heal(self, topic: str, state: TopicState, upto: int) -> None:
+        """Deliver the events between what we delivered and `upto` from the log."""
+        events = await database_sync_to_async(selectors.events_between)(
+            topic_id=state.topic_id, after=state.last_seq, upto=upto
+        )
+        for event in events:
+            self._deliver(state, event.seq, Outgoing(stored_event_frame(topic, event)))
+
+    async def _tail_loop(self) -> None:
+        while True:
+            await asyncio.sleep(conf.tail_interval())
+            try:
+                await self.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Log tail failed; retrying", exc_info=True)
+
+    async def catch_up(self) -> None:
+        """Deliver every committed event our topics have that the fast path did not bring."""
+        names = [name for name, state in self.topics.items() if state.last_seq is not None]
+        if not names:
+            return
+        positions = await database_sync_to_async(selectors.topic_positions)(names)
+        for name, (_, last_seq) in positions.items():
+            state = self.topics.get(name)
+            if state is None or state.last_seq is None or last_seq <= state.last_seq:
+                continue
+            async with state.lock:
+                await self._heal(name, state, upto=last_seq)
+
+    # --- presence --------------------------------------------------------------
+
+    async def _presence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(conf.presence_ttl() / 3)
+            try:
+                await self.renew_presence()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Presence renewal failed; retrying", exc_info=True)
+
+    async def renew_presence(self) -> None:
+        entries = [
+            (topic, connection.user.pk, connection.connection_id)
+            for connection in self.connections
+            for topic in connection.presence_topics
+        ]
+        if entries:
+            await self.presence.renew(entries)
+        for topic in {topic for topic, _, _ in entries}:
+            for user_id in await self.presence.sweep(topic):
+                await publish_ephemeral(topic, "presence.leave", {"user_id": user_id})
+
+    # --- shutdown --------------------------------------------------------------
+
+    async def shutdown(self, code: int) -> None:
+        """Close every local connection (1001: reconnect elsewhere) and stop."""
+        self.stopping = True
+        await asyncio.gather(
+            *(connection.close(code=code) for connection in tuple(self.connections)),
+            return_exceptions=True,
+        )
+        for task in self._tasks:
+            task.cancel()
+        await self.presence.close()
+
+
+def _stop_with_daphne(fanout: Fanout) -> None:
+    """Under daphne, close clients with 1001 before the reactor stops."""
+    import sys
+
+    if "twisted.internet.reactor" not in sys.modules:
+        return
+    from twisted.internet import defer, reactor
+
+    if not reactor.running:
+        return
+
+    def before_shutdown():
+        future = asyncio.ensure_future(fanout.shutdown(code=1001))
+        return defer.Deferred.fromFuture(future)
+
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)

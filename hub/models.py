@@ -1,0 +1,42 @@
+import secrets
+
+from django.db import models
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(8)
+
+
+class Topic(models.Model):
+    """A topic's counter: `last_seq` is the seq of its newest durable event.
+
+    The epoch changes only if the row is made anew (a restored or reset database),
+    which tells a resuming client that the old seqs mean nothing here.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    last_seq = models.BigIntegerField(default=0)
+    epoch = models.CharField(max_length=16, default=new_epoch)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_seq}"
+
+
+class Event(models.Model):
+    """One durable event in a topic's log, kept for the retention period."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=64)
+    data = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "seq"], name="event_seq_unique_per_topic")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="event_created_at")]
+
+    def __str__(self) -> str:
+        return f"{self.topic_id}#{self.seq} {self.type}"

@@ -1,0 +1,112 @@
+"""Publishing events: the durable log (a transactional outbox) and the fast path."""
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+from django.utils import timezone
+
+from hub import conf
+from hub.models import Event, Topic, new_epoch
+from hub.topics import group_name
+
+logger = logging.getLogger(__name__)
+
+
+def iso_z(moment: datetime) -> str:
+    """UTC with milliseconds and a `Z`, as every time on the wire is written."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_frame(*, topic: str, type: str, data: Any, ts: str, seq: int | None = None) -> str:
+    """The one JSON encoding of an event, shared by every subscriber."""
+    frame: dict[str, Any] = {"op": "event", "topic": topic}
+    if seq is not None:
+        frame["seq"] = seq
+    frame.update(type=type, data=data, ts=ts)
+    return orjson.dumps(frame).decode()
+
+
+def stored_event_frame(topic: str, event: Event) -> str:
+    """The frame of an event read back from the log, identical to the live one."""
+    return event_frame(
+        topic=topic, type=event.type, data=event.data, ts=iso_z(event.created_at), seq=event.seq
+    )
+
+
+def _next_seq(name: str) -> tuple[int, int]:
+    """Bump the topic's counter; the row lock queues other publishers until we commit."""
+    table = Topic._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s"
+            " WHERE name = %s RETURNING id, last_seq",
+            [timezone.now(), name],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(
+                f"INSERT INTO {table} (name, last_seq, epoch, updated_at) VALUES (%s, 0, %s, %s)"
+                " ON CONFLICT (name) DO NOTHING",
+                [name, new_epoch(), timezone.now()],
+            )
+            cursor.execute(
+                f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s"
+                " WHERE name = %s RETURNING id, last_seq",
+                [timezone.now(), name],
+            )
+            row = cursor.fetchone()
+    return row[0], row[1]
+
+
+def publish(topic: str, type: str, data: Any) -> int:
+    """Append a durable event to `topic` in the caller's transaction; deliver on commit.
+
+    Returns the event's seq. Nothing is stored or sent if the transaction rolls back.
+    """
+    # Round-trip through JSON now, so what is stored is exactly what is sent.
+    data = orjson.loads(orjson.dumps(data))
+    with transaction.atomic():
+        topic_id, seq = _next_seq(topic)
+        created_at = timezone.now()
+        Event.objects.create(
+            topic_id=topic_id, seq=seq, type=type, data=data, created_at=created_at
+        )
+    frame = event_frame(topic=topic, type=type, data=data, ts=iso_z(created_at), seq=seq)
+    transaction.on_commit(lambda: _send_after_commit(topic, seq, frame))
+    return seq
+
+
+def _send_after_commit(topic: str, seq: int, frame: str) -> None:
+    try:
+        async_to_sync(send_to_processes)(topic, frame, seq)
+    except Exception:  # the log has it; each process's tail delivers it
+        logger.warning("Fast path failed for %s#%s; the log tail will deliver it", topic, seq)
+
+
+async def send_to_processes(topic: str, frame: str, seq: int | None = None) -> None:
+    """One channel-layer message per topic: its members are server processes."""
+    layer = get_channel_layer()
+    await layer.group_send(
+        group_name(topic), {"type": "hub.event", "topic": topic, "seq": seq, "frame": frame}
+    )
+
+
+async def publish_ephemeral(topic: str, type: str, data: Any) -> None:
+    """Typing and presence: never stored, never replayed, no seq."""
+    frame = event_frame(topic=topic, type=type, data=data, ts=iso_z(timezone.now()))
+    try:
+        await send_to_processes(topic, frame)
+    except Exception:
+        logger.warning("Could not send ephemeral %s on %s", type, topic)
+
+
+def events_prune() -> int:
+    """Delete events older than the retention period; safe to run twice."""
+    cutoff = timezone.now() - timedelta(days=conf.retention_days())
+    deleted, _ = Event.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

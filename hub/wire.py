@@ -1,0 +1,157 @@
+"""How frames reach one client's socket, with a bounded backlog.
+
+A client that stops reading must not grow the server's memory: once its backlog
+passes the limit, the connection is closed with 4008 and the client resumes from
+its last seq. Under daphne the backlog is measured against the socket itself
+(Twisted pauses us when its write buffer is full) and each event's WebSocket frame
+is built once for all connections; any other ASGI server gets a plain writer task.
+"""
+
+import asyncio
+import collections
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
+
+logger = logging.getLogger(__name__)
+
+
+class Outgoing:
+    """One frame on its way to many connections: encoded once, framed once."""
+
+    __slots__ = ("_prepared", "payload", "text")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.payload = text.encode()
+        self._prepared = None
+
+    def prepared(self, factory):
+        if self._prepared is None:
+            self._prepared = factory.prepareMessage(self.payload)
+        return self._prepared
+
+
+OnOverflow = Callable[[], Awaitable[None]]
+
+
+class AsgiWire:
+    """A writer task feeding the ASGI `send` callable, for servers other than daphne."""
+
+    def __init__(self, send, limit: int, on_overflow: OnOverflow):
+        self._send = send
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self._backlog: collections.deque[Outgoing] = collections.deque()
+        self._ready = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self._writer = asyncio.create_task(self._write_loop())
+        self.overflowed = False
+
+    def push(self, outgoing: Outgoing) -> None:
+        if self.overflowed:
+            return
+        if len(self._backlog) >= self._limit:
+            self._overflow()
+            return
+        self._backlog.append(outgoing)
+        self._empty.clear()
+        self._ready.set()
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self._backlog.clear()
+        self._empty.set()
+        self._overflow_task = asyncio.create_task(self._on_overflow())
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._backlog:
+                outgoing = self._backlog.popleft()
+                await self._send({"type": "websocket.send", "text": outgoing.text})
+            self._empty.set()
+
+    async def flush(self) -> None:
+        """Wait until everything pushed so far has been handed to the server."""
+        await self._empty.wait()
+
+    def stop(self) -> None:
+        self._writer.cancel()
+
+
+@implementer(IPushProducer)
+class DaphneWire:
+    """Writes straight to daphne's socket; queues only while Twisted says the socket is full."""
+
+    def __init__(self, protocol, limit: int, on_overflow: OnOverflow):
+        self._protocol = protocol
+        self._factory = protocol.factory
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self._backlog: collections.deque[Outgoing] = collections.deque()
+        self._paused = False
+        self.overflowed = False
+        transport = protocol.transport
+        # After the HTTP upgrade the old HTTP channel is still registered as the
+        # socket's producer; we take its place to hear when the buffer fills and drains.
+        if transport.producer is not None:
+            transport.unregisterProducer()
+        transport.registerProducer(self, True)
+
+    def push(self, outgoing: Outgoing) -> None:
+        if self.overflowed:
+            return
+        if self._paused or self._backlog:
+            if len(self._backlog) >= self._limit:
+                self._overflow()
+                return
+            self._backlog.append(outgoing)
+            return
+        self._write(outgoing)
+
+    def _write(self, outgoing: Outgoing) -> None:
+        protocol = self._protocol
+        if protocol.state == protocol.STATE_OPEN:
+            protocol.sendPreparedMessage(outgoing.prepared(self._factory))
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self._backlog.clear()
+        self._overflow_task = asyncio.get_running_loop().create_task(self._on_overflow())
+
+    # IPushProducer: Twisted calls these as the socket's write buffer fills and drains.
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        while self._backlog and not self._paused:
+            self._write(self._backlog.popleft())
+
+    def stopProducing(self) -> None:
+        self._backlog.clear()
+
+    async def flush(self) -> None:
+        """Writes are synchronous here; a paused backlog is dropped by the close."""
+
+    def stop(self) -> None:
+        self._backlog.clear()
+
+
+def wire_for(send, limit: int, on_overflow: OnOverflow):
+    """The fastest wire the server allows: daphne's socket when we can reach it."""
+    protocol = send.args[0] if isinstance(send, functools.partial) and send.args else None
+    transport = getattr(protocol, "transport", None)
+    if (
+        protocol is not None
+        and hasattr(protocol, "sendPreparedMessage")
+        and hasattr(transport, "registerProducer")
+    ):
+        return DaphneWire(protocol, limit, on_overflow)
+    return AsgiWire(send, limit, on_overflow)
