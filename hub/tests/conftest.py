@@ -39,11 +39,17 @@ ROOM = topics.TopicFamily(
 )
 
 
+# The same without presence, for tests that count every frame.
+FEED = topics.TopicFamily(name="feed", authorize=ROOM.authorize, handlers=ROOM.handlers)
+
+
 @pytest.fixture(autouse=True)
 def room_family():
     topics.register_family(ROOM)
+    topics.register_family(FEED)
     yield ROOM
     topics.unregister_family("room")
+    topics.unregister_family("feed")
 
 
 @pytest.fixture(autouse=True)
