@@ -15,7 +15,7 @@ from hub.fanout import Fanout, Subscription
 from hub.protocol import Command, CommandError, FrameError
 from hub.selectors import replay_since
 from hub.services import publish_ephemeral, stored_event_frame
-from hub.wire import Outgoing, wire_for
+from hub.wire import Outgoing, close_socket, wire_for
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         wire = getattr(self, "wire", None)
         if wire is not None and not wire.overflowed:
             await wire.flush()  # replies already queued go out before the close
-        await super().close(code=code, reason=reason)
+        await close_socket(self.base_send, code or protocol.CLOSE_NORMAL)
 
     def push(self, text: str) -> None:
         """Every frame to this client goes through its wire, so order is kept."""

@@ -10,6 +10,8 @@ catches events whose fast-path message never came (no Redis, or an outage).
 
 import asyncio
 import logging
+import signal
+import sys
 import weakref
 
 from channels.db import database_sync_to_async
@@ -23,6 +25,7 @@ from hub.topics import group_name
 from hub.wire import Outgoing
 
 logger = logging.getLogger(__name__)
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 class Subscription:
@@ -259,18 +262,29 @@ class Fanout:
 
 
 def _stop_with_daphne(fanout: Fanout) -> None:
-    """Under daphne, close clients with 1001 before the reactor stops."""
-    import sys
+    """Under daphne, SIGTERM/SIGINT first close every client with 1001, then stop.
 
+    daphne's own shutdown cancels the connections without a close frame, so the
+    signal is taken here and the reactor stopped once the clients are told.
+    """
     if "twisted.internet.reactor" not in sys.modules:
         return
-    from twisted.internet import defer, reactor
+    from twisted.internet import reactor
 
     if not reactor.running:
         return
+    loop = asyncio.get_running_loop()
 
-    def before_shutdown():
-        future = asyncio.ensure_future(fanout.shutdown(code=1001))
-        return defer.Deferred.fromFuture(future)
+    async def close_then_stop() -> None:
+        try:
+            await asyncio.wait_for(fanout.shutdown(code=1001), SHUTDOWN_GRACE_SECONDS)
+            await asyncio.sleep(0.2)  # let the close frames reach the sockets
+        finally:
+            reactor.stop()
 
-    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+    def on_signal(signum, frame) -> None:
+        if not fanout.stopping:
+            loop.call_soon_threadsafe(lambda: loop.create_task(close_then_stop()))
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)

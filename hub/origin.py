@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http.request import validate_host
 
 from hub.protocol import CLOSE_POLICY_VIOLATION
+from hub.wire import close_socket
 
 
 def origin_allowed(origin: str | None) -> bool:
@@ -43,4 +44,4 @@ class OriginCheck:
         message = await receive()
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
+            await close_socket(send, CLOSE_POLICY_VIOLATION)

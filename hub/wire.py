@@ -123,6 +123,9 @@ class DaphneWire:
     def _overflow(self) -> None:
         self.overflowed = True
         self._backlog.clear()
+        # The close frame waits behind what the socket already holds; give the
+        # client time to read up to it and learn why (4008), not just a reset.
+        self._protocol.closeHandshakeTimeout = 30
         self._overflow_task = asyncio.get_running_loop().create_task(self._on_overflow())
 
     # IPushProducer: Twisted calls these as the socket's write buffer fills and drains.
@@ -144,8 +147,8 @@ class DaphneWire:
         self._backlog.clear()
 
 
-def wire_for(send, limit: int, on_overflow: OnOverflow):
-    """The fastest wire the server allows: daphne's socket when we can reach it."""
+def daphne_protocol(send):
+    """daphne's WebSocket protocol behind an ASGI `send`, or None under other servers."""
     protocol = send.args[0] if isinstance(send, functools.partial) and send.args else None
     transport = getattr(protocol, "transport", None)
     if (
@@ -153,5 +156,26 @@ def wire_for(send, limit: int, on_overflow: OnOverflow):
         and hasattr(protocol, "sendPreparedMessage")
         and hasattr(transport, "registerProducer")
     ):
+        return protocol
+    return None
+
+
+def wire_for(send, limit: int, on_overflow: OnOverflow):
+    """The fastest wire the server allows: daphne's socket when we can reach it."""
+    protocol = daphne_protocol(send)
+    if protocol is not None:
         return DaphneWire(protocol, limit, on_overflow)
     return AsgiWire(send, limit, on_overflow)
+
+
+async def close_socket(send, code: int) -> None:
+    """Close with any protocol code (1001, 1003, 1008, 1009, 4xxx).
+
+    daphne's ASGI close goes through autobahn's public `sendClose`, which only
+    takes 1000 and 3000-4999, so under daphne the close frame is sent directly.
+    """
+    protocol = daphne_protocol(send)
+    if protocol is None:
+        await send({"type": "websocket.close", "code": code})
+    elif protocol.state == protocol.STATE_OPEN:
+        protocol.sendCloseFrame(code=code)
