@@ -16,7 +16,7 @@ from django.db import connection
 from accounts.services import token_create, user_create
 from hub.client import HubClient
 from hub.tests.test_log import publish_from_worker
-from tests.live import child_env, free_port, running
+from tests.live import child_env, free_port, running, wait_for_http
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -218,3 +218,38 @@ def test_close_codes_over_a_real_daphne():
                 await client.ping()
 
         asyncio.run(scenario())
+
+
+def test_the_client_reconnects_and_resumes_by_itself_after_a_server_restart():
+    from hub.services import publish
+
+    token = make_token("again@example.com")
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/ws/v1/"
+    env = server_env()
+    first = subprocess.Popen(server_command(port), env=env, start_new_session=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", process=first)
+
+        async def scenario():
+            nonlocal first
+            async with HubClient(url, token) as client:
+                await client.subscribe("room:5")
+                await asyncio.to_thread(publish, "room:5", "said", {"n": 1})
+                assert (await said(client, 1))[0].seq == 1
+                os.killpg(first.pid, signal.SIGTERM)
+                await asyncio.to_thread(first.wait, 15)
+                # Missed while no server was up.
+                await asyncio.to_thread(publish, "room:5", "said", {"n": 2})
+                await asyncio.to_thread(publish, "room:5", "said", {"n": 3})
+                first = await asyncio.to_thread(
+                    subprocess.Popen, server_command(port), env=env, start_new_session=True
+                )
+                events = await said(client, 2, timeout=20)
+                assert [(e.seq, e.data["n"]) for e in events] == [(2, 2), (3, 3)]
+                assert client.duplicates == 0
+
+        asyncio.run(scenario())
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        first.wait(15)

@@ -1,0 +1,138 @@
+"""Shared pieces of the live-server benchmarks: Django setup, the bench user, RSS,
+and a subscriber worker that runs in its own process.
+
+The worker imports only `hub.client` (no Django), so client processes stay light;
+the publisher side calls `django_setup()` and publishes through `hub.services`.
+"""
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from hub.client import HubClient  # noqa: E402
+
+DEFAULT_URL = "ws://127.0.0.1:8100/ws/v1/"
+BENCH_EMAIL = "bench@example.com"
+CONNECT_CONCURRENCY = 50
+
+
+def django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def bench_credentials() -> tuple[int, str]:
+    """The bench user (created once) and a fresh token; older bench tokens are deleted."""
+    django_setup()
+    from accounts.models import ApiToken, User
+    from accounts.services import token_create, user_create
+
+    user = User.objects.filter(email=BENCH_EMAIL).first()
+    if user is None:
+        user = user_create(email=BENCH_EMAIL, password=None, name="Bench", role="student")
+    ApiToken.objects.filter(user=user, name="bench").delete()
+    _, token = token_create(user=user, name="bench")
+    return user.pk, token
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def pid_listening_on(port: int) -> int:
+    """The pid owning the IPv4 socket listening on 127.0.0.1:port (or 0.0.0.0:port)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.split(":")[1], 16) == port:
+            inodes.add(f"socket:[{inode}]")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    raise RuntimeError(f"nothing of ours listens on port {port}")
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"port {port} did not open")
+
+
+async def open_clients(url: str, token: str, count: int, topic: str | None) -> list[HubClient]:
+    """Open `count` authenticated clients (optionally subscribed to `topic`), 50 at a time."""
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one() -> HubClient:
+        async with gate:
+            client = HubClient(url, token, reconnect=False)
+            await asyncio.wait_for(client.connect(), 30)
+            if topic is not None:
+                await asyncio.wait_for(client.subscribe(topic), 30)
+            return client
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def close_clients(clients: list[HubClient]) -> None:
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+def subscriber_process(url, token, topic, count, events, timeout, ready, results) -> None:
+    """Child process: `count` clients on `topic`; report receipts of `events` events each.
+
+    Puts "ready" on `ready` once subscribed, then one dict on `results`: per event
+    index its receipt times, plus missing / duplicate / out-of-order counts.
+    """
+    asyncio.run(_subscribe_and_receive(url, token, topic, count, events, timeout, ready, results))
+
+
+async def _subscribe_and_receive(url, token, topic, count, events, timeout, ready, results):
+    clients = await open_clients(url, token, count, topic)
+    receipts: list[list[float]] = [[] for _ in range(events)]
+    stats = {"missing": 0, "out_of_order": 0, "duplicates": 0, "timed_out": 0}
+
+    async def drain(client: HubClient) -> None:
+        last_seq, got = None, 0
+        try:
+            async with asyncio.timeout(timeout):
+                while got < events:
+                    event = await client.next_event()
+                    now = time.time()
+                    if last_seq is not None and event.seq != last_seq + 1:
+                        stats["out_of_order"] += 1
+                    last_seq = event.seq
+                    receipts[event.data["i"]].append(now)
+                    got += 1
+        except TimeoutError:
+            stats["timed_out"] += 1
+        stats["missing"] += events - got
+        stats["duplicates"] += client.duplicates
+
+    tasks = [asyncio.create_task(drain(c)) for c in clients]
+    ready.put(len(clients))
+    await asyncio.gather(*tasks)
+    results.put({"receipts": receipts, **stats})
+    await close_clients(clients)
