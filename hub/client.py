@@ -79,7 +79,6 @@ class HubClient:
         *,
         reconnect: bool = True,
         origin: str | None = None,
-        max_queue: int | None = None,
     ):
         self.url, self.token, self.reconnect, self.origin = url, token, reconnect, origin
         self.user_id: int | None = None
@@ -89,7 +88,7 @@ class HubClient:
         self.close_code: int | None = None
         self._refs = itertools.count(1)
         self._pending: dict[Any, asyncio.Future] = {}
-        self._events: asyncio.Queue = asyncio.Queue(maxsize=max_queue or 0)
+        self._events: asyncio.Queue = asyncio.Queue()
         self._ws = None
         self._reader: asyncio.Task | None = None
         self._connected = asyncio.Event()
@@ -205,9 +204,10 @@ class HubClient:
         await self.request("ping")
 
     async def subscribe(self, topic: str) -> dict:
-        position = self.positions.get(topic)
-        if position is None:
-            position = _Position()
+        """Follow a topic; subscribing again to one already followed changes nothing."""
+        if topic in self.positions:
+            return await self.request("subscribe", topic=topic)
+        position = _Position()
         reply = await self._subscribe(topic, position, first=True)
         self.positions[topic] = position
         return reply
