@@ -51,6 +51,12 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pid_listening_on(port: int) -> int:
     """The pid owning the IPv4 socket listening on 127.0.0.1:port (or 0.0.0.0:port)."""
     inodes = set()

@@ -19,17 +19,18 @@ import argparse
 import multiprocessing
 import statistics
 import time
+from urllib.parse import urlsplit
 
-from common import DEFAULT_URL, bench_credentials, subscriber_process
+from common import DEFAULT_URL, bench_credentials, cpu_seconds, pid_listening_on, subscriber_process
 
 
-def publish_events(topic: str, count: int, interval: float) -> tuple[list[float], list[float]]:
-    """Publish `count` events; return the time before each call and its commit time."""
+def publish_events(topic: str, count: int, interval: float) -> tuple[list[float], ...]:
+    """Publish `count` events; return times before each call, at commit, and at return."""
     from django.db import transaction
 
     from hub.services import publish
 
-    started, committed = [], []
+    started, committed, returned = [], [], []
     for i in range(count):
         if interval and i:
             time.sleep(max(0.0, started[0] + i * interval - time.time()))
@@ -37,7 +38,8 @@ def publish_events(topic: str, count: int, interval: float) -> tuple[list[float]
         with transaction.atomic():
             transaction.on_commit(lambda: committed.append(time.time()))
             publish(topic, "bench.tick", {"i": i, "t": started[-1]})
-    return started, committed
+        returned.append(time.time())  # after publish's own hook sent it to the layer
+    return started, committed, returned
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -76,8 +78,11 @@ def main() -> None:
     print(f"{subscribed} connections subscribed to {topic} in {time.time() - t0:.1f}s")
     time.sleep(0.5)  # let the subscribe replies settle
 
-    started, committed = publish_events(topic, events, 1.0 if args.paced else 0.0)
+    server_pid = pid_listening_on(urlsplit(args.url).port)
+    cpu_before = cpu_seconds(server_pid)
+    started, committed, returned = publish_events(topic, events, 1.0 if args.paced else 0.0)
     outcome = [results.get(timeout=args.timeout + 60) for _ in procs]
+    server_cpu = cpu_seconds(server_pid) - cpu_before
     for proc in procs:
         proc.join(timeout=60)
 
@@ -89,11 +94,25 @@ def main() -> None:
     print(f"deliveries={deliveries} (expected {subscribed * events})  {counts}")
     if not deliveries:
         return
+    print(
+        f"server pid {server_pid} CPU while publishing+delivering: {server_cpu:.2f} s"
+        f" = {1e6 * server_cpu / deliveries:.1f} us per delivery"
+    )
     publish_ms = [1000 * (c - s) for s, c in zip(started, committed, strict=True)]
-    print(f"publish call->commit: mean {statistics.mean(publish_ms):.2f} ms")
+    send_ms = [1000 * (r - c) for c, r in zip(committed, returned, strict=True)]
+    print(
+        f"publish call->commit: mean {statistics.mean(publish_ms):.2f} ms;"
+        f" commit->layer send returned: mean {statistics.mean(send_ms):.2f} ms"
+    )
     if args.paced:
+        first = [1000 * (min(r) - c) for r, c in zip(receipts, committed, strict=True) if r]
         last = [1000 * (max(r) - c) for r, c in zip(receipts, committed, strict=True) if r]
         every = [1000 * (t - c) for r, c in zip(receipts, committed, strict=True) for t in r]
+        print(
+            "commit->first subscriber ms: "
+            + "  ".join(f"p{p}={percentile(first, p):.1f}" for p in (50, 95, 99))
+            + f"  max={max(first):.1f}"
+        )
         print(
             "commit->last subscriber ms: "
             + "  ".join(f"p{p}={percentile(last, p):.1f}" for p in (50, 95, 99))
