@@ -160,14 +160,15 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     # --- topics ------------------------------------------------------------------
 
-    async def _authorize(self, topic: str, command: Command) -> topics.TopicFamily:
+    async def _authorize(self, topic: str) -> tuple[topics.TopicFamily, int]:
+        """Resolve the topic and check, once per connection, that the user may use it."""
         family, object_id = topics.resolve(topic)
         if topic not in self.authorized:
             allowed = await database_sync_to_async(family.authorize)(self.user, object_id)
             if not allowed:
                 raise Forbidden("You may not use this topic.")
             self.authorized.add(topic)
-        return family
+        return family, object_id
 
     async def op_subscribe(self, command: Command) -> str | None:
         topic = command.body.get("topic")
@@ -178,7 +179,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             raise CommandError("subscribe", command.ref, "bad_request", "`since` is >= 0.")
         if epoch is not None and not isinstance(epoch, str):
             raise CommandError("subscribe", command.ref, "bad_request", "`epoch` is a string.")
-        family = await self._authorize(topic, command)
+        family, _ = await self._authorize(topic)
         if topic in self.subscriptions:
             replay = await database_sync_to_async(replay_since)(name=topic, since=None, epoch=None)
             data = {"topic": topic, "seq": replay.seq, "epoch": replay.epoch, "recovered": False}
@@ -242,13 +243,12 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def op_publish(self, command: Command) -> str:
         topic, type_, data = (command.body.get(k) for k in ("topic", "type", "data"))
-        family = await self._authorize(topic, command)
+        family, object_id = await self._authorize(topic)
         if not isinstance(type_, str) or type_ not in family.handlers:
             raise NotFound(f"Topic family {family.name!r} accepts no {type_!r} publish.")
         if not isinstance(data, dict):
             raise CommandError("publish", command.ref, "bad_request", "`data` must be an object.")
         handler = family.handlers[type_]
-        _, object_id = topics.resolve(topic)
         kwargs = {"user": self.user, "object_id": object_id, "data": data, "topic": topic}
         if inspect.iscoroutinefunction(handler):
             result = await handler(**kwargs)

@@ -101,8 +101,15 @@ class Fanout:
             self.channel = await self.layer.new_channel("hub.process.")
             self._tasks = [
                 asyncio.create_task(self._receive_loop(), name="hub-fanout-receive"),
-                asyncio.create_task(self._tail_loop(), name="hub-fanout-tail"),
-                asyncio.create_task(self._presence_loop(), name="hub-presence"),
+                asyncio.create_task(
+                    self._every(conf.tail_interval, self.catch_up, "Log tail"), name="hub-tail"
+                ),
+                asyncio.create_task(
+                    self._every(
+                        lambda: conf.presence_ttl() / 3, self.renew_presence, "Presence renewal"
+                    ),
+                    name="hub-presence",
+                ),
             ]
             _stop_with_daphne(self)
 
@@ -200,15 +207,17 @@ class Fanout:
         for event in events:
             self._deliver(state, event.seq, Outgoing(stored_event_frame(topic, event)))
 
-    async def _tail_loop(self) -> None:
+    @staticmethod
+    async def _every(interval, job, what: str) -> None:
+        """Run `job` every `interval()` seconds for the process's life, surviving failures."""
         while True:
-            await asyncio.sleep(conf.tail_interval())
+            await asyncio.sleep(interval())
             try:
-                await self.catch_up()
+                await job()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.warning("Log tail failed; retrying", exc_info=True)
+                logger.warning("%s failed; retrying", what, exc_info=True)
 
     async def catch_up(self) -> None:
         """Deliver every committed event our topics have that the fast path did not bring."""
@@ -224,16 +233,6 @@ class Fanout:
                 await self._heal(name, state, upto=last_seq)
 
     # --- presence --------------------------------------------------------------
-
-    async def _presence_loop(self) -> None:
-        while True:
-            await asyncio.sleep(conf.presence_ttl() / 3)
-            try:
-                await self.renew_presence()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("Presence renewal failed; retrying", exc_info=True)
 
     async def renew_presence(self) -> None:
         entries = [

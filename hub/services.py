@@ -41,24 +41,20 @@ def stored_event_frame(topic: str, event: Event) -> str:
 def _next_seq(name: str) -> tuple[int, int]:
     """Bump the topic's counter; the row lock queues other publishers until we commit."""
     table = Topic._meta.db_table
+    bump = (
+        f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s"
+        " WHERE name = %s RETURNING id, last_seq"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s"
-            " WHERE name = %s RETURNING id, last_seq",
-            [timezone.now(), name],
-        )
+        cursor.execute(bump, [timezone.now(), name])
         row = cursor.fetchone()
-        if row is None:
+        if row is None:  # first event of the topic: make its row, then bump it
             cursor.execute(
                 f"INSERT INTO {table} (name, last_seq, epoch, updated_at) VALUES (%s, 0, %s, %s)"
                 " ON CONFLICT (name) DO NOTHING",
                 [name, new_epoch(), timezone.now()],
             )
-            cursor.execute(
-                f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s"
-                " WHERE name = %s RETURNING id, last_seq",
-                [timezone.now(), name],
-            )
+            cursor.execute(bump, [timezone.now(), name])
             row = cursor.fetchone()
     return row[0], row[1]
 
