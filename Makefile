@@ -37,7 +37,7 @@ lint: install
 test: install lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	SECRET_KEY=test-only-secret-key-not-for-production DEBUG=false SECURE_SSL_REDIRECT=false \
-	ALLOWED_HOSTS=testserver,localhost,127.0.0.1 \
+	ALLOWED_HOSTS=testserver,localhost,127.0.0.1 PAYMENTS_DEV_ALLOWED=true \
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 format: install

@@ -53,6 +53,8 @@ class Service(models.Model):
     buffer_after_minutes = models.PositiveIntegerField(default=0)
     min_notice_minutes = models.PositiveIntegerField(default=720)
     booking_window_days = models.PositiveIntegerField(default=60)
+    # Slots start every this many minutes from each window's start; empty: the duration.
+    slot_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -70,6 +72,11 @@ class Service(models.Model):
                 condition=models.Q(booking_window_days__gte=1, booking_window_days__lte=365),
                 name="service_booking_window_range",
             ),
+            models.CheckConstraint(
+                condition=models.Q(slot_interval_minutes__isnull=True)
+                | models.Q(slot_interval_minutes__gte=5, slot_interval_minutes__lte=720),
+                name="service_slot_interval_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -78,6 +85,10 @@ class Service(models.Model):
     @property
     def location_type_list(self) -> list[str]:
         return self.location_types.split(",")
+
+    @property
+    def slot_step_minutes(self) -> int:
+        return self.slot_interval_minutes or self.duration_minutes
 
 
 class AvailabilityRule(models.Model):
@@ -120,3 +131,99 @@ class AvailabilityOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instructor_id} on {self.date}"
+
+
+class BookingStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+
+
+# The states that hold the instructor's time; the exclusion constraint covers only these.
+HOLDING_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
+FINAL_STATUSES = (
+    BookingStatus.CANCELLED,
+    BookingStatus.EXPIRED,
+    BookingStatus.COMPLETED,
+    BookingStatus.NO_SHOW,
+)
+
+
+class Booking(models.Model):
+    """One lesson. `status` moves only through `bookings.services`, guarded by compare-and-swap.
+
+    `hold_start`/`hold_end` are the lesson widened by the service's buffers: the time
+    no other booking of this instructor may overlap while the booking holds time.
+    """
+
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings_as_student"
+    )
+    instructor = models.ForeignKey(
+        InstructorProfile, on_delete=models.PROTECT, related_name="bookings"
+    )
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="bookings")
+    status = models.CharField(max_length=20, choices=BookingStatus.choices)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    hold_start = models.DateTimeField()
+    hold_end = models.DateTimeField()
+    location_type = models.CharField(max_length=20, choices=LocationType.choices)
+    note = models.TextField(blank=True, default="")
+    price_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    payment_status = models.CharField(max_length=20, default="none")
+    payment_reference = models.CharField(max_length=255, blank=True, default="")
+    payment_client_secret = models.CharField(max_length=255, blank=True, default="")
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    cancel_reason = models.CharField(max_length=500, blank=True, default="")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    reminder_24h_sent_at = models.DateTimeField(null=True, blank=True)
+    reminder_1h_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        indexes = [
+            models.Index(fields=["instructor", "hold_start"], name="booking_instructor_time"),
+            models.Index(fields=["student", "start"], name="booking_student_time"),
+            models.Index(fields=["status", "start"], name="booking_status_time"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="booking_idempotency_key_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=BookingStatus.values), name="booking_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(location_type__in=LocationType.values),
+                name="booking_location_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(start__lt=models.F("end"))
+                & models.Q(hold_start__lte=models.F("start"))
+                & models.Q(hold_end__gte=models.F("end")),
+                name="booking_times_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking {self.pk} ({self.status})"
+
+    @property
+    def holds_time(self) -> bool:
+        return self.status in HOLDING_STATUSES

@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as accounts_router
 from accounts.auth import TokenAuth
 from accounts.errors import RateLimited, ServiceError
+from bookings.api import router as bookings_router
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 api.add_router("/", accounts_router)
+api.add_router("/", bookings_router)
 
 STATUS_CODES = {
     400: "bad_request",

@@ -202,6 +202,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "tokens-prune": {"task": "accounts.tokens_prune", "schedule": 24 * 3600},
     "hub-events-prune": {"task": "hub.events_prune", "schedule": 3600},
+    "bookings-expire-holds": {"task": "bookings.expire_holds", "schedule": 60},
+    "bookings-complete-ended": {"task": "bookings.complete_ended", "schedule": 300},
+    "bookings-send-reminders": {"task": "bookings.send_reminders", "schedule": 300},
+    "bookings-settle-payments": {"task": "bookings.settle_payments", "schedule": 900},
 }
 
 # --- Auth ----------------------------------------------------------------------
@@ -242,6 +246,14 @@ STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 PAYMENTS_BACKEND = os.environ.get("PAYMENTS_BACKEND", "stripe" if STRIPE_SECRET_KEY else "dev")
+# The dev backend takes no money: with DEBUG off it needs this explicit opt-in (tests only).
+PAYMENTS_DEV_ALLOWED = env_bool("PAYMENTS_DEV_ALLOWED", default=False)
+
+# --- Bookings ------------------------------------------------------------------
+# A `pending_payment` hold older than this expires and frees its time.
+BOOKINGS_PAYMENT_HOLD_MINUTES = int(os.environ.get("BOOKINGS_PAYMENT_HOLD_MINUTES", "15"))
+# How long after a lesson's end its instructor may still mark it a no-show.
+BOOKINGS_NO_SHOW_GRACE_HOURS = int(os.environ.get("BOOKINGS_NO_SHOW_GRACE_HOURS", "48"))
 
 # --- Serving -------------------------------------------------------------------
 HOST = os.environ.get("HOST", "127.0.0.1")

@@ -1,0 +1,202 @@
+"""The bookings REST router: validate, call one service or selector, answer."""
+
+from datetime import date
+
+from django.http import HttpRequest
+from ninja import Header, Query, Router, Status
+
+from accounts.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from bookings import selectors, services
+from bookings.events import booking_data
+from bookings.schemas import (
+    AvailabilityIn,
+    AvailabilityOut,
+    BookingCreateIn,
+    BookingOut,
+    BookingPage,
+    CancelIn,
+    InstructorOut,
+    InstructorPage,
+    OverrideIn,
+    OverrideOut,
+    RescheduleIn,
+    ServiceIn,
+    ServiceOut,
+    SlotsOut,
+)
+from hub.services import iso_z
+
+router = Router(tags=["bookings"])
+
+Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+
+def _service(service) -> dict:
+    return {
+        "id": service.pk,
+        "name": service.name,
+        "duration_minutes": service.duration_minutes,
+        "price_cents": service.price_cents,
+        "currency": service.currency,
+        "location_types": service.location_type_list,
+        "buffer_before_minutes": service.buffer_before_minutes,
+        "buffer_after_minutes": service.buffer_after_minutes,
+        "min_notice_minutes": service.min_notice_minutes,
+        "booking_window_days": service.booking_window_days,
+        "slot_interval_minutes": service.slot_interval_minutes,
+    }
+
+
+def _instructor(user) -> dict:
+    profile = getattr(user, "instructor_profile", None)
+    return {
+        "id": user.pk,
+        "name": user.name,
+        "bio": profile.bio if profile else "",
+        "timezone": profile.timezone if profile else user.timezone,
+        "services": [_service(s) for s in selectors.instructor_services(user)],
+    }
+
+
+def _availability(profile) -> dict:
+    return {
+        "timezone": profile.timezone,
+        "rules": [
+            {
+                "weekday": r.weekday,
+                "start": r.start_time.strftime("%H:%M"),
+                "end": r.end_time.strftime("%H:%M"),
+            }
+            for r in profile.availability_rules.all()
+        ],
+    }
+
+
+@router.get("/instructors", response=InstructorPage)
+def instructor_list(request: HttpRequest, cursor: str | None = None, limit: int = Limit):
+    """Instructors with their active services, in a stable order."""
+    page, next_cursor = selectors.instructor_list(cursor=cursor, limit=limit)
+    return {"items": [_instructor(u) for u in page], "next_cursor": next_cursor}
+
+
+@router.post("/instructors/me/services", response={201: ServiceOut})
+def service_create(request: HttpRequest, payload: ServiceIn):
+    """Offer a new kind of lesson."""
+    fields = payload.dict()
+    fields["location_types"] = [str(t.value) for t in payload.location_types]
+    return Status(201, _service(services.service_create(instructor=request.auth, **fields)))
+
+
+@router.get("/instructors/me/availability", response=AvailabilityOut)
+def availability_get(request: HttpRequest):
+    """The caller's weekly rules and time zone."""
+    return _availability(services.instructor_profile_ensure(user=request.auth))
+
+
+@router.put("/instructors/me/availability", response=AvailabilityOut)
+def availability_replace(request: HttpRequest, payload: AvailabilityIn):
+    """Replace the weekly rules whole."""
+    rules = [(r.weekday, *r.as_times()) for r in payload.rules]
+    services.availability_replace(instructor=request.auth, timezone=payload.timezone, rules=rules)
+    return _availability(services.instructor_profile_ensure(user=request.auth))
+
+
+@router.put("/instructors/me/availability/overrides/{day}", response=OverrideOut)
+def override_set(request: HttpRequest, day: date, payload: OverrideIn):
+    """Other hours on one local date; an empty list is a day off."""
+    intervals = [i.as_times() for i in payload.intervals]
+    override = services.availability_override_set(
+        instructor=request.auth, day=day, intervals=intervals
+    )
+    return {"date": override.date.isoformat(), "intervals": override.intervals}
+
+
+@router.delete("/instructors/me/availability/overrides/{day}", response={204: None})
+def override_delete(request: HttpRequest, day: date):
+    """Back to the weekly rules on that date."""
+    services.availability_override_delete(instructor=request.auth, day=day)
+    return Status(204, None)
+
+
+@router.get("/instructors/{instructor_id}", response=InstructorOut)
+def instructor_get(request: HttpRequest, instructor_id: int):
+    return _instructor(selectors.instructor_get(instructor_id=instructor_id))
+
+
+@router.get("/instructors/{instructor_id}/slots", response=SlotsOut)
+def slots(
+    request: HttpRequest,
+    instructor_id: int,
+    service_id: int,
+    start: date,
+    end: date,
+    tz: str | None = None,
+):
+    """Free start times between two local dates in `tz` (default: the caller's zone)."""
+    found = selectors.slots_between_dates(
+        instructor_id=instructor_id,
+        service_id=service_id,
+        start=start,
+        end=end,
+        tz=tz or request.auth.timezone,
+    )
+    return {"slots": [{"start": iso_z(s.start), "end": iso_z(s.end)} for s in found]}
+
+
+@router.post("/bookings", response={200: BookingOut, 201: BookingOut})
+def booking_create(
+    request: HttpRequest,
+    payload: BookingCreateIn,
+    idempotency_key: str = Header("", alias="Idempotency-Key", max_length=255),
+):
+    """Book a free slot. A retry with the same Idempotency-Key returns the first booking."""
+    booking, created = services.booking_create(
+        student=request.auth,
+        service_id=payload.service_id,
+        start=payload.start,
+        location_type=payload.location_type.value,
+        note=payload.note,
+        idempotency_key=idempotency_key,
+    )
+    return Status(201 if created else 200, booking_data(booking, viewer_id=request.auth.pk))
+
+
+@router.get("/bookings", response=BookingPage)
+def booking_list(
+    request: HttpRequest, status: str | None = None, cursor: str | None = None, limit: int = Limit
+):
+    """The caller's bookings, by start time."""
+    page, next_cursor = selectors.booking_list(
+        user=request.auth, status=status, cursor=cursor, limit=limit
+    )
+    items = [booking_data(b, viewer_id=request.auth.pk) for b in page]
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/bookings/{booking_id}", response=BookingOut)
+def booking_get(request: HttpRequest, booking_id: int):
+    booking = selectors.booking_get(user=request.auth, booking_id=booking_id)
+    return booking_data(booking, viewer_id=request.auth.pk)
+
+
+@router.post("/bookings/{booking_id}/cancel", response=BookingOut)
+def booking_cancel(request: HttpRequest, booking_id: int, payload: CancelIn):
+    booking = services.booking_cancel(
+        user=request.auth, booking_id=booking_id, reason=payload.reason
+    )
+    return booking_data(booking, viewer_id=request.auth.pk)
+
+
+@router.post("/bookings/{booking_id}/reschedule", response=BookingOut)
+def booking_reschedule(request: HttpRequest, booking_id: int, payload: RescheduleIn):
+    booking = services.booking_reschedule(
+        user=request.auth, booking_id=booking_id, start=payload.start
+    )
+    return booking_data(booking, viewer_id=request.auth.pk)
+
+
+@router.post("/bookings/{booking_id}/no-show", response=BookingOut)
+def booking_no_show(request: HttpRequest, booking_id: int):
+    """The instructor reports that the student did not come."""
+    booking = services.booking_mark_no_show(user=request.auth, booking_id=booking_id)
+    return booking_data(booking, viewer_id=request.auth.pk)

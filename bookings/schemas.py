@@ -1,0 +1,165 @@
+"""The REST contract of bookings: input checks and the shapes we answer with."""
+
+import re
+from datetime import time
+
+from ninja import Schema
+from pydantic import AwareDatetime, Field, field_validator
+
+from bookings.models import LocationType
+
+HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _hhmm(value: str) -> time:
+    if not HHMM.match(value):
+        raise ValueError("a time is HH:MM, 00:00 to 23:59")
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+class IntervalIn(Schema):
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def valid_time(cls, value: str) -> str:
+        _hhmm(value)
+        return value
+
+    def as_times(self) -> tuple[time, time]:
+        return _hhmm(self.start), _hhmm(self.end)
+
+
+class RuleIn(IntervalIn):
+    weekday: int = Field(ge=0, le=6)
+
+
+class AvailabilityIn(Schema):
+    timezone: str = Field(max_length=64)
+    rules: list[RuleIn] = Field(max_length=200)
+
+
+class OverrideIn(Schema):
+    intervals: list[IntervalIn] = Field(max_length=48)
+
+
+class RuleOut(Schema):
+    weekday: int
+    start: str
+    end: str
+
+
+class AvailabilityOut(Schema):
+    timezone: str
+    rules: list[RuleOut]
+
+
+class OverrideOut(Schema):
+    date: str
+    intervals: list[dict]
+
+
+class ServiceIn(Schema):
+    name: str = Field(min_length=1, max_length=120)
+    duration_minutes: int = Field(ge=5, le=720)
+    price_cents: int = Field(ge=0, le=100_000_000)
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    location_types: list[LocationType] = Field(min_length=1, max_length=4)
+    buffer_before_minutes: int = Field(default=0, ge=0, le=240)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=240)
+    min_notice_minutes: int = Field(default=720, ge=0, le=60 * 24 * 90)
+    booking_window_days: int = Field(default=60, ge=1, le=365)
+    slot_interval_minutes: int | None = Field(default=None, ge=5, le=720)
+
+
+class ServiceOut(Schema):
+    id: int
+    name: str
+    duration_minutes: int
+    price_cents: int
+    currency: str
+    location_types: list[str]
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    min_notice_minutes: int
+    booking_window_days: int
+    slot_interval_minutes: int | None
+
+
+class InstructorOut(Schema):
+    id: int
+    name: str
+    bio: str
+    timezone: str
+    services: list[ServiceOut]
+
+
+class InstructorPage(Schema):
+    items: list[InstructorOut]
+    next_cursor: str | None
+
+
+class SlotOut(Schema):
+    start: str
+    end: str
+
+
+class SlotsOut(Schema):
+    slots: list[SlotOut]
+
+
+class BookingCreateIn(Schema):
+    service_id: int
+    start: AwareDatetime
+    location_type: LocationType
+    note: str = Field(default="", max_length=2000)
+
+
+class CancelIn(Schema):
+    reason: str = Field(max_length=500)
+
+
+class RescheduleIn(Schema):
+    start: AwareDatetime
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+
+
+class BookedServiceOut(Schema):
+    id: int
+    name: str
+    duration_minutes: int
+
+
+class PaymentOut(Schema):
+    status: str
+    client_secret: str | None = None
+
+
+class BookingOut(Schema):
+    id: int
+    status: str
+    student: PersonOut
+    instructor: PersonOut
+    service: BookedServiceOut
+    start: str
+    end: str
+    location_type: str
+    note: str
+    price_cents: int
+    currency: str
+    payment: PaymentOut
+    cancelled_by: int | None
+    cancel_reason: str
+    created_at: str
+    updated_at: str
+
+
+class BookingPage(Schema):
+    items: list[BookingOut]
+    next_cursor: str | None

@@ -1,0 +1,39 @@
+"""Every write of the bookings app; transports and tasks call only these."""
+
+from bookings.services.catalog import (
+    availability_override_delete,
+    availability_override_set,
+    availability_replace,
+    instructor_profile_ensure,
+    service_create,
+)
+from bookings.services.lifecycle import (
+    booking_cancel,
+    booking_cancel_by_staff,
+    booking_complete,
+    booking_create,
+    booking_expire,
+    booking_mark_no_show,
+    booking_payment_authorise,
+    booking_payment_settle,
+    booking_reschedule,
+)
+from bookings.services.reminders import reminders_send
+
+__all__ = [
+    "availability_override_delete",
+    "availability_override_set",
+    "availability_replace",
+    "booking_cancel",
+    "booking_cancel_by_staff",
+    "booking_complete",
+    "booking_create",
+    "booking_expire",
+    "booking_mark_no_show",
+    "booking_payment_authorise",
+    "booking_payment_settle",
+    "booking_reschedule",
+    "instructor_profile_ensure",
+    "reminders_send",
+    "service_create",
+]

@@ -1,0 +1,376 @@
+"""The booking state machine: every status change happens here, under a compare-and-swap.
+
+pending_payment ─▶ confirmed ─▶ completed ─▶ (no_show, within the grace period)
+      │                │  └──────────────▶ no_show
+      ▼                ▼
+   expired         cancelled   (pending_payment may be cancelled too)
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.errors import Conflict, Forbidden, Invalid, NotFound
+from accounts.models import Role, User
+from bookings.events import availability_changed, booking_event, payment_event
+from bookings.models import HOLDING_STATUSES, Booking, BookingStatus, InstructorProfile, Service
+from bookings.selectors import booking_get, is_free_slot
+from payments.backends import PaymentError, PaymentStatus, payment_backend
+
+logger = logging.getLogger(__name__)
+
+SLOT_TAKEN = "This time is not a free slot of the service."
+
+
+def _reload(booking_id: int) -> Booking:
+    return Booking.objects.select_related("student", "instructor__user", "service").get(
+        pk=booking_id
+    )
+
+
+def _swap(booking_id: int, *, allowed: tuple[str, ...], extra: Q | None = None, **changes) -> bool:
+    """Move a booking only if it is still in one of `allowed`: a lost race changes nothing."""
+    rows = Booking.objects.filter(pk=booking_id, status__in=allowed)
+    if extra is not None:
+        rows = rows.filter(extra)
+    return rows.update(updated_at=timezone.now(), **changes) == 1
+
+
+def _lock_instructor(instructor_id: int) -> None:
+    """Serialise writes to one instructor's calendar (the exclusion constraint backs it)."""
+    InstructorProfile.objects.select_for_update().filter(pk=instructor_id).first()
+
+
+def _student_is_busy(student: User, start: datetime, end: datetime, ignore_id=None) -> bool:
+    lessons = Booking.objects.filter(
+        student=student, status__in=HOLDING_STATUSES, start__lt=end, end__gt=start
+    )
+    return lessons.exclude(pk=ignore_id).exists()
+
+
+def _same_request(booking: Booking, service_id: int, start: datetime) -> Booking:
+    if booking.service_id != service_id or booking.start != start:
+        raise Conflict(
+            "This Idempotency-Key was used for a different booking.",
+            details={"booking_id": booking.pk},
+        )
+    return _reload(booking.pk)
+
+
+def booking_create(
+    *,
+    student: User,
+    service_id: int,
+    start: datetime,
+    location_type: str,
+    note: str = "",
+    idempotency_key: str = "",
+) -> tuple[Booking, bool]:
+    """Hold a free slot for a student, then authorise the payment.
+
+    Returns the booking and whether it is new: a repeated `idempotency_key`
+    returns the first booking made with it.
+    """
+    if student.role != Role.STUDENT:
+        raise Forbidden("Only students book lessons.")
+    if idempotency_key:
+        earlier = Booking.objects.filter(student=student, idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            return _same_request(earlier, service_id, start), False
+    service = Service.objects.select_related("instructor").filter(pk=service_id).first()
+    if service is None or not service.is_active:
+        raise NotFound("No such service.")
+    if location_type not in service.location_type_list:
+        raise Invalid(
+            "The service is not offered at this location type.",
+            details={"location_type": f"one of {', '.join(service.location_type_list)}"},
+        )
+    end = start + timedelta(minutes=service.duration_minutes)
+    try:
+        with transaction.atomic():
+            _lock_instructor(service.instructor_id)
+            if not is_free_slot(service=service, start=start):
+                raise Conflict(SLOT_TAKEN)
+            if _student_is_busy(student, start, end):
+                raise Conflict("You already have a lesson at this time.")
+            booking = Booking.objects.create(
+                student=student,
+                instructor_id=service.instructor_id,
+                service=service,
+                status=BookingStatus.PENDING_PAYMENT,
+                start=start,
+                end=end,
+                hold_start=start - timedelta(minutes=service.buffer_before_minutes),
+                hold_end=end + timedelta(minutes=service.buffer_after_minutes),
+                location_type=location_type,
+                note=note,
+                price_cents=service.price_cents,
+                currency=service.currency,
+                idempotency_key=idempotency_key,
+            )
+            booking = _reload(booking.pk)
+            booking_event(booking, "booking.created")
+            availability_changed(
+                instructor_id=booking.instructor_id,
+                start=booking.hold_start,
+                end=booking.hold_end,
+                reason="booked",
+            )
+    except IntegrityError:
+        # Another request won: the overlap constraint, or the same Idempotency-Key.
+        if idempotency_key:
+            earlier = Booking.objects.filter(
+                student=student, idempotency_key=idempotency_key
+            ).first()
+            if earlier is not None:
+                return _same_request(earlier, service_id, start), False
+        raise Conflict(SLOT_TAKEN) from None
+    return booking_payment_authorise(booking_id=booking.pk), True
+
+
+def booking_payment_authorise(*, booking_id: int) -> Booking:
+    """Ask the payment backend to reserve the price; confirm at once if it did."""
+    booking = _reload(booking_id)
+    if booking.status != BookingStatus.PENDING_PAYMENT:
+        return booking
+    try:
+        result = payment_backend().authorise(
+            amount_cents=booking.price_cents,
+            currency=booking.currency,
+            reference=f"booking-{booking.pk}",
+            description=f"{booking.service.name} on {booking.start:%Y-%m-%d %H:%M} UTC",
+        )
+    except PaymentError as error:
+        logger.warning("Payment authorisation failed for booking %s: %s", booking.pk, error)
+        return _payment_failed(booking)
+    with transaction.atomic():
+        fields = {
+            "payment_status": result.status,
+            "payment_reference": result.reference,
+            "payment_client_secret": result.client_secret or "",
+        }
+        if result.status == PaymentStatus.AUTHORIZED:
+            if _swap(
+                booking.pk, allowed=(BookingStatus.PENDING_PAYMENT,), **fields, status="confirmed"
+            ):
+                booking = _reload(booking.pk)
+                booking_event(booking, "booking.confirmed")
+                payment_event(booking, "payment.authorized")
+        else:
+            _swap(booking.pk, allowed=(BookingStatus.PENDING_PAYMENT,), **fields)
+    return _reload(booking.pk)
+
+
+def _payment_failed(booking: Booking) -> Booking:
+    with transaction.atomic():
+        if _swap(
+            booking.pk,
+            allowed=(BookingStatus.PENDING_PAYMENT,),
+            status=BookingStatus.CANCELLED,
+            payment_status=PaymentStatus.FAILED,
+            cancel_reason="payment_failed",
+            cancelled_at=timezone.now(),
+        ):
+            booking = _reload(booking.pk)
+            payment_event(booking, "payment.failed")
+            booking_event(booking, "booking.cancelled")
+            _released(booking, "payment_failed")
+    return _reload(booking.pk)
+
+
+def _released(booking: Booking, reason: str) -> None:
+    availability_changed(
+        instructor_id=booking.instructor_id,
+        start=booking.hold_start,
+        end=booking.hold_end,
+        reason=reason,
+    )
+
+
+def booking_cancel(*, user: User, booking_id: int, reason: str) -> Booking:
+    """Either participant cancels a lesson that has not started; the time is freed."""
+    booking = booking_get(user=user, booking_id=booking_id)
+    return _cancel(booking.pk, by=user, reason=reason)
+
+
+def booking_cancel_by_staff(*, staff: User, booking_id: int, reason: str) -> Booking:
+    """Support cancels on someone's behalf (the admin action); recorded as the staff user."""
+    if not staff.is_staff:
+        raise Forbidden("Only staff may cancel other people's bookings.")
+    if not Booking.objects.filter(pk=booking_id).exists():
+        raise NotFound("No such booking.")
+    return _cancel(booking_id, by=staff, reason=reason)
+
+
+def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
+    now = timezone.now()
+    with transaction.atomic():
+        moved = _swap(
+            booking_id,
+            allowed=HOLDING_STATUSES,
+            extra=Q(start__gt=now),
+            status=BookingStatus.CANCELLED,
+            cancelled_by=by,
+            cancel_reason=reason,
+            cancelled_at=now,
+        )
+        if not moved:
+            current = _reload(booking_id)
+            if current.status in HOLDING_STATUSES:
+                raise Conflict("The lesson has already started.")
+            raise Conflict(f"A {current.status} booking cannot be cancelled.")
+        booking = _reload(booking_id)
+        booking_event(booking, "booking.cancelled")
+        _released(booking, "cancelled")
+    return booking_payment_settle(booking_id=booking_id)
+
+
+def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booking:
+    """Move a holding booking to another free slot: release and hold in one transaction."""
+    booking = booking_get(user=user, booking_id=booking_id)
+    with transaction.atomic():
+        _lock_instructor(booking.instructor_id)
+        booking = Booking.objects.select_for_update().select_related("service").get(pk=booking.pk)
+        if booking.status not in HOLDING_STATUSES:
+            raise Conflict(f"A {booking.status} booking cannot be rescheduled.")
+        if booking.start <= timezone.now():
+            raise Conflict("The lesson has already started.")
+        service = booking.service
+        if service.instructor_id != booking.instructor_id or not is_free_slot(
+            service=service, start=start, ignore_booking_id=booking.pk
+        ):
+            raise Conflict(SLOT_TAKEN)
+        end = start + timedelta(minutes=service.duration_minutes)
+        if _student_is_busy(booking.student, start, end, ignore_id=booking.pk):
+            raise Conflict("The student already has a lesson at this time.")
+        old_start, old_end = booking.hold_start, booking.hold_end
+        try:
+            with transaction.atomic():
+                moved = _swap(
+                    booking.pk,
+                    allowed=HOLDING_STATUSES,
+                    start=start,
+                    end=end,
+                    hold_start=start - timedelta(minutes=service.buffer_before_minutes),
+                    hold_end=end + timedelta(minutes=service.buffer_after_minutes),
+                    reminder_24h_sent_at=None,
+                    reminder_1h_sent_at=None,
+                )
+        except IntegrityError:
+            raise Conflict(SLOT_TAKEN) from None
+        if not moved:
+            raise Conflict("The booking changed meanwhile; try again.")
+        booking = _reload(booking.pk)
+        booking_event(booking, "booking.rescheduled")
+        availability_changed(
+            instructor_id=booking.instructor_id, start=old_start, end=old_end, reason="rescheduled"
+        )
+        availability_changed(
+            instructor_id=booking.instructor_id,
+            start=booking.hold_start,
+            end=booking.hold_end,
+            reason="booked",
+        )
+    return booking
+
+
+def booking_expire(*, booking_id: int) -> bool:
+    """A payment hold older than the limit frees its time. Safe to run twice."""
+    cutoff = timezone.now() - timedelta(minutes=settings.BOOKINGS_PAYMENT_HOLD_MINUTES)
+    with transaction.atomic():
+        if not _swap(
+            booking_id,
+            allowed=(BookingStatus.PENDING_PAYMENT,),
+            extra=Q(created_at__lte=cutoff),
+            status=BookingStatus.EXPIRED,
+        ):
+            return False
+        booking = _reload(booking_id)
+        booking_event(booking, "booking.expired")
+        _released(booking, "expired")
+    booking_payment_settle(booking_id=booking_id)
+    return True
+
+
+def booking_complete(*, booking_id: int) -> bool:
+    """A confirmed lesson whose own end time has passed is completed. Safe to run twice."""
+    with transaction.atomic():
+        if not _swap(
+            booking_id,
+            allowed=(BookingStatus.CONFIRMED,),
+            extra=Q(end__lte=timezone.now()),
+            status=BookingStatus.COMPLETED,
+        ):
+            return False
+        booking_event(_reload(booking_id), "booking.completed")
+    booking_payment_settle(booking_id=booking_id)
+    return True
+
+
+def booking_mark_no_show(*, user: User, booking_id: int) -> Booking:
+    """The instructor reports that the student did not come: after the start, within grace."""
+    booking = booking_get(user=user, booking_id=booking_id)
+    if booking.instructor_id != user.pk:
+        raise Forbidden("Only the instructor can mark a no-show.")
+    now = timezone.now()
+    grace = timedelta(hours=settings.BOOKINGS_NO_SHOW_GRACE_HOURS)
+    with transaction.atomic():
+        moved = _swap(
+            booking.pk,
+            allowed=(BookingStatus.CONFIRMED, BookingStatus.COMPLETED),
+            extra=Q(start__lte=now, end__gte=now - grace),
+            status=BookingStatus.NO_SHOW,
+        )
+        if not moved:
+            current = _reload(booking.pk)
+            if current.start > now:
+                raise Conflict("The lesson has not started yet.")
+            raise Conflict(f"A {current.status} booking cannot be marked as a no-show now.")
+        booking_event(_reload(booking.pk), "booking.no_show")
+    return booking_payment_settle(booking_id=booking.pk)
+
+
+# What happens to the money once a booking reaches a final state.
+_SETTLEMENT = {
+    BookingStatus.CANCELLED: {
+        PaymentStatus.AUTHORIZED: "release",
+        PaymentStatus.CAPTURED: "refund",
+    },
+    BookingStatus.EXPIRED: {PaymentStatus.AUTHORIZED: "release"},
+    BookingStatus.COMPLETED: {PaymentStatus.AUTHORIZED: "capture"},
+    BookingStatus.NO_SHOW: {PaymentStatus.AUTHORIZED: "capture"},
+}
+_PAYMENT_EVENTS = {
+    PaymentStatus.CAPTURED: "payment.captured",
+    PaymentStatus.REFUNDED: "payment.refunded",
+    PaymentStatus.RELEASED: "payment.released",
+}
+
+
+def booking_payment_settle(*, booking_id: int) -> Booking:
+    """Capture, release or refund as the booking's final state requires. Safe to run twice.
+
+    The row stays locked while the backend answers, so two settlements never both act.
+    A backend failure leaves the payment as it was for the periodic sweep to retry.
+    """
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking_id)
+        action = _SETTLEMENT.get(booking.status, {}).get(booking.payment_status)
+        if action is None or not booking.payment_reference:
+            return _reload(booking_id)
+        try:
+            result = getattr(payment_backend(), action)(payment_reference=booking.payment_reference)
+        except PaymentError as error:
+            logger.warning("Could not %s payment of booking %s: %s", action, booking_id, error)
+            return _reload(booking_id)
+        Booking.objects.filter(pk=booking_id).update(
+            payment_status=result.status, updated_at=timezone.now()
+        )
+        booking = _reload(booking_id)
+        if result.status in _PAYMENT_EVENTS:
+            payment_event(booking, _PAYMENT_EVENTS[result.status])
+    return booking
