@@ -5,3 +5,4 @@ export SECRET_KEY=bench-secret
 export DEBUG=false
 export SECURE_SSL_REDIRECT=false
 export ALLOWED_HOSTS=127.0.0.1,localhost
+export PAYMENTS_DEV_ALLOWED=true  # the dev payments backend; no Stripe key here
