@@ -31,10 +31,12 @@ class SessionAuth:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        scope = dict(scope, user=AnonymousUser())
         key = session_key_from(scope.get("headers", ()))
-        if key:
-            store = import_string(settings.SESSION_ENGINE + ".SessionStore")
-            scope["session"] = store(session_key=key)
-            scope["user"] = await get_user(scope)
+        if not key:
+            # No cookie: the scope passes unchanged (no copy per connection), and
+            # the consumer waits for a token frame.
+            return await self.app(scope, receive, send)
+        store = import_string(settings.SESSION_ENGINE + ".SessionStore")
+        scope = dict(scope, session=store(session_key=key), user=AnonymousUser())
+        scope["user"] = await get_user(scope)
         return await self.app(scope, receive, send)

@@ -33,9 +33,11 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.user = None
         self.closed = False
         self.subscriptions: dict[str, Subscription] = {}
-        self.presence_topics: set[str] = set()
-        self.authorized: set[str] = set()
-        self.auth_deadline = None
+        # Sets made on first use: most connections never need them, and an idle
+        # connection's memory is what caps how many one process can hold.
+        self.presence_topics: set[str] | tuple = ()
+        self.authorized: set[str] | tuple = ()
+        self.auth_deadline: asyncio.TimerHandle | None = None
         await self.accept()
         self.wire = wire_for(self.base_send, conf.outgoing_queue_limit(), self._fell_behind)
         self.fanout = Fanout.current()
@@ -44,12 +46,21 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.user = session_user
             self.fanout.connection_opened(self)
         else:
-            self.auth_deadline = asyncio.create_task(self._close_unless_authenticated())
+            self.auth_deadline = asyncio.get_running_loop().call_later(
+                AUTH_DEADLINE_SECONDS, self._auth_deadline_passed
+            )
 
-    async def _close_unless_authenticated(self) -> None:
-        await asyncio.sleep(AUTH_DEADLINE_SECONDS)
+    def _auth_deadline_passed(self) -> None:
+        self.auth_deadline = None
         if self.user is None and not self.closed:
-            await self.close(code=protocol.CLOSE_UNAUTHORIZED)
+            self._deadline_close = asyncio.get_running_loop().create_task(
+                self.close(code=protocol.CLOSE_UNAUTHORIZED)
+            )
+
+    def _cancel_auth_deadline(self) -> None:
+        if self.auth_deadline is not None:
+            self.auth_deadline.cancel()
+            self.auth_deadline = None
 
     async def _fell_behind(self) -> None:
         logger.info("Closing %s: it fell too far behind", self.connection_id)
@@ -57,8 +68,7 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
-        if self.auth_deadline is not None:
-            self.auth_deadline.cancel()
+        self._cancel_auth_deadline()
         wire = getattr(self, "wire", None)
         if wire is None:
             return
@@ -151,7 +161,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
             return None
         self.user = user
-        self.auth_deadline.cancel()
+        self._cancel_auth_deadline()
         self.fanout.connection_opened(self)
         return protocol.reply_ok(command.ref, self._auth_data())
 
@@ -167,6 +177,8 @@ class HubConsumer(AsyncWebsocketConsumer):
             allowed = await database_sync_to_async(family.authorize)(self.user, object_id)
             if not allowed:
                 raise Forbidden("You may not use this topic.")
+            if not self.authorized:
+                self.authorized = set()
             self.authorized.add(topic)
         return family, object_id
 
@@ -215,6 +227,8 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def _join_presence(self, topic: str) -> list[int]:
         first = await self.fanout.presence.join(topic, self.user.pk, self.connection_id)
+        if not self.presence_topics:
+            self.presence_topics = set()
         self.presence_topics.add(topic)
         members = await self.fanout.presence.members(topic)
         if first:

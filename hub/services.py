@@ -1,20 +1,25 @@
 """Publishing events: the durable log (a transactional outbox) and the fast path."""
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
 from hub import conf
+from hub.fastpath import sender_loop
 from hub.models import Event, Topic, new_epoch
 from hub.topics import group_name
 
 logger = logging.getLogger(__name__)
+
+# A sync publisher waits this long for its PUBLISH; past it the log tail delivers.
+FAST_PATH_TIMEOUT_SECONDS = 5.0
 
 
 def iso_z(moment: datetime) -> str:
@@ -79,9 +84,24 @@ def publish(topic: str, type: str, data: Any) -> int:
 
 def _send_after_commit(topic: str, seq: int, frame: str) -> None:
     try:
-        async_to_sync(send_to_processes)(topic, frame, seq)
+        if _server_loop() is not None:
+            # Sync code run by the server (a view, a socket `publish` handler): the
+            # server's own loop and its layer connection carry it.
+            async_to_sync(send_to_processes)(topic, frame, seq)
+        else:
+            # Celery, a shell, a script: this process's long-lived sender loop.
+            sender_loop.run(send_to_processes(topic, frame, seq), FAST_PATH_TIMEOUT_SECONDS)
     except Exception:  # the log has it; each process's tail delivers it
         logger.warning("Fast path failed for %s#%s; the log tail will deliver it", topic, seq)
+
+
+def _server_loop():
+    """The running event loop this thread was called from through sync_to_async, if any."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(local, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
 
 
 async def send_to_processes(topic: str, frame: str, seq: int | None = None) -> None:

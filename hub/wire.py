@@ -13,7 +13,8 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.interfaces import IPushProducer, ISSLTransport
 from zope.interface import implementer
 
 logger = logging.getLogger(__name__)
@@ -87,28 +88,53 @@ class AsgiWire:
 
 @implementer(IPushProducer)
 class DaphneWire:
-    """Writes straight to daphne's socket; queues only while Twisted says the socket is full."""
+    """Writes straight to daphne's socket; queues only while Twisted says the socket is full.
+
+    When Twisted holds nothing unsent for the socket, a frame goes out with one
+    `send` right away (Twisted's own write would only buffer it and write on a
+    later loop turn); whatever the socket does not take, and every frame after it
+    until Twisted has drained it, goes through Twisted's buffer, so order holds.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_backlog",
+        "_factory",
+        "_limit",
+        "_on_overflow",
+        "_overflow_task",
+        "_paused",
+        "_protocol",
+        "_socket",
+        "_transport",
+        "overflowed",
+    )
 
     def __init__(self, protocol, limit: int, on_overflow: OnOverflow):
         self._protocol = protocol
         self._factory = protocol.factory
         self._limit = limit
         self._on_overflow = on_overflow
-        self._backlog: collections.deque[Outgoing] = collections.deque()
+        self._backlog: collections.deque[Outgoing] | None = None  # made when first needed
         self._paused = False
         self.overflowed = False
         transport = protocol.transport
+        self._transport = transport
+        self._socket = _plain_socket(protocol, transport)
         # After the HTTP upgrade the old HTTP channel is still registered as the
         # socket's producer; we take its place to hear when the buffer fills and drains.
         if transport.producer is not None:
             transport.unregisterProducer()
         transport.registerProducer(self, True)
+        _forget_handshake(protocol)
 
     def push(self, outgoing: Outgoing) -> None:
         if self.overflowed:
             return
         if self._paused or self._backlog:
-            if len(self._backlog) >= self._limit:
+            if self._backlog is None:
+                self._backlog = collections.deque()
+            elif len(self._backlog) >= self._limit:
                 self._overflow()
                 return
             self._backlog.append(outgoing)
@@ -117,12 +143,28 @@ class DaphneWire:
 
     def _write(self, outgoing: Outgoing) -> None:
         protocol = self._protocol
-        if protocol.state == protocol.STATE_OPEN:
-            protocol.sendPreparedMessage(outgoing.prepared(self._factory))
+        if protocol.state != protocol.STATE_OPEN:
+            return
+        prepared = outgoing.prepared(self._factory)
+        sock = self._socket
+        if sock is None or protocol.send_queue:
+            protocol.sendPreparedMessage(prepared)
+            return
+        transport = self._transport
+        data = prepared.payloadHybi
+        if transport.dataBuffer or transport._tempDataBuffer or not transport.connected:
+            transport.write(data)  # behind what Twisted holds (or dropped once closed)
+            return
+        try:
+            sent = sock.send(data)
+        except OSError:  # full (EAGAIN) or broken: Twisted writes it, or sees the error
+            sent = 0
+        if sent < len(data):
+            transport.write(data[sent:])
 
     def _overflow(self) -> None:
         self.overflowed = True
-        self._backlog.clear()
+        self._backlog = None
         # The close frame waits behind what the socket already holds; give the
         # client time to read up to it and learn why (4008), not just a reset.
         self._protocol.closeHandshakeTimeout = 30
@@ -134,17 +176,49 @@ class DaphneWire:
 
     def resumeProducing(self) -> None:
         self._paused = False
-        while self._backlog and not self._paused:
-            self._write(self._backlog.popleft())
+        backlog = self._backlog
+        while backlog and not self._paused:
+            self._write(backlog.popleft())
+        if not backlog:
+            self._backlog = None
 
     def stopProducing(self) -> None:
-        self._backlog.clear()
+        self._backlog = None
 
     async def flush(self) -> None:
         """Writes are synchronous here; a paused backlog is dropped by the close."""
 
     def stop(self) -> None:
-        self._backlog.clear()
+        self._backlog = None
+
+
+def _plain_socket(protocol, transport):
+    """The socket under a plain TCP transport, when frames may be sent on it directly.
+
+    Not under TLS (the bytes must be encrypted by Twisted), nor with per-message
+    compression (each message is compressed by autobahn): those go through autobahn.
+    """
+    if getattr(protocol, "_perMessageCompress", None) is not None:
+        return None
+    if ISSLTransport.providedBy(transport) or not isinstance(transport, FileDescriptor):
+        return None
+    sock = getattr(transport, "socket", None)
+    if sock is None or not hasattr(transport, "dataBuffer"):
+        return None
+    if not hasattr(transport, "_tempDataBuffer") or not hasattr(sock, "send"):
+        return None
+    return sock
+
+
+# What autobahn keeps from the opening handshake and never reads again once open.
+_HANDSHAKE_LEFTOVERS = ("http_request_data", "http_headers", "http_status_line", "http_raw")
+
+
+def _forget_handshake(protocol) -> None:
+    """Drop the opening handshake's copies of the request: an idle socket should cost little."""
+    for name in _HANDSHAKE_LEFTOVERS:
+        if name in getattr(protocol, "__dict__", ()):
+            setattr(protocol, name, None)
 
 
 def daphne_protocol(send):
