@@ -52,6 +52,12 @@ def _student_is_busy(student: User, start: datetime, end: datetime, ignore_id=No
     return lessons.exclude(pk=ignore_id).exists()
 
 
+def _earlier_with_key(student: User, idempotency_key: str) -> Booking | None:
+    if not idempotency_key:
+        return None
+    return Booking.objects.filter(student=student, idempotency_key=idempotency_key).first()
+
+
 def _same_request(booking: Booking, service_id: int, start: datetime) -> Booking:
     if booking.service_id != service_id or booking.start != start:
         raise Conflict(
@@ -77,10 +83,9 @@ def booking_create(
     """
     if student.role != Role.STUDENT:
         raise Forbidden("Only students book lessons.")
-    if idempotency_key:
-        earlier = Booking.objects.filter(student=student, idempotency_key=idempotency_key).first()
-        if earlier is not None:
-            return _same_request(earlier, service_id, start), False
+    earlier = _earlier_with_key(student, idempotency_key)
+    if earlier is not None:
+        return _same_request(earlier, service_id, start), False
     service = Service.objects.select_related("instructor").filter(pk=service_id).first()
     if service is None or not service.is_active:
         raise NotFound("No such service.")
@@ -93,6 +98,10 @@ def booking_create(
     try:
         with transaction.atomic():
             _lock_instructor(service.instructor_id)
+            # A racing retry with our key may have committed while we waited for the lock.
+            earlier = _earlier_with_key(student, idempotency_key)
+            if earlier is not None:
+                return _same_request(earlier, service_id, start), False
             if not is_free_slot(service=service, start=start):
                 raise Conflict(SLOT_TAKEN)
             if _student_is_busy(student, start, end):
@@ -122,12 +131,9 @@ def booking_create(
             )
     except IntegrityError:
         # Another request won: the overlap constraint, or the same Idempotency-Key.
-        if idempotency_key:
-            earlier = Booking.objects.filter(
-                student=student, idempotency_key=idempotency_key
-            ).first()
-            if earlier is not None:
-                return _same_request(earlier, service_id, start), False
+        earlier = _earlier_with_key(student, idempotency_key)
+        if earlier is not None:
+            return _same_request(earlier, service_id, start), False
         raise Conflict(SLOT_TAKEN) from None
     return booking_payment_authorise(booking_id=booking.pk), True
 
