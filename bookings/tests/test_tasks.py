@@ -1,0 +1,144 @@
+"""The periodic jobs on a real Celery worker: expiry, completion, reminders, settlement."""
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.core import mail
+from django.db import connections
+from django.utils import timezone
+
+from bookings import services, tasks
+from bookings.models import Booking, BookingStatus
+from bookings.selectors import is_free_slot
+from bookings.tests.conftest import events_on, last_seq, next_free_start, place_booking
+from config.celery import app as celery_app
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def worker():
+    with start_worker(celery_app, perform_ping_check=False, pool="solo"):
+        yield
+
+
+def on_worker(task) -> int:
+    """Send the task to the worker and wait for its return value (results are not stored)."""
+    done = threading.Event()
+    outcome = {}
+    sent_id = str(uuid.uuid4())
+
+    def finished(sender=None, task_id=None, retval=None, **kwargs):
+        if task_id == sent_id:
+            outcome["value"] = retval
+            done.set()
+
+    task_postrun.connect(finished, weak=False)
+    try:
+        task.apply_async(task_id=sent_id)
+        assert done.wait(30), f"{task.name} did not finish"
+    finally:
+        task_postrun.disconnect(finished)
+    return outcome["value"]
+
+
+def test_an_old_payment_hold_expires_frees_the_slot_and_is_announced(worker, service, student):
+    start = next_free_start(service)
+    stale = place_booking(service, student, start, status=BookingStatus.PENDING_PAYMENT)
+    fresh = place_booking(service, student, start + timedelta(hours=2),
+                          status=BookingStatus.PENDING_PAYMENT)  # fmt: skip
+    Booking.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(minutes=16))
+    seq = last_seq(f"availability:{service.instructor_id}")
+    assert not is_free_slot(service=service, start=start)
+
+    assert on_worker(tasks.expire_holds) == 1
+    assert on_worker(tasks.expire_holds) == 0  # a second run changes nothing
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (stale.status, fresh.status) == ("expired", "pending_payment")
+    assert is_free_slot(service=service, start=start)
+    assert events_on(f"user:{student.pk}")[-1][0] == "booking.expired"
+    (change,) = events_on(f"availability:{service.instructor_id}", seq)
+    assert change[1]["reason"] == "expired"
+
+
+def test_ended_lessons_complete_by_their_own_end_time_and_capture(worker, service, student):
+    ended = place_booking(service, student, timezone.now() - timedelta(hours=2),
+                          payment_status="authorized", payment_reference="dev_1")  # fmt: skip
+    running = place_booking(service, student, timezone.now() - timedelta(minutes=30))
+    assert on_worker(tasks.complete_ended) == 1
+    assert on_worker(tasks.complete_ended) == 0
+    ended.refresh_from_db()
+    running.refresh_from_db()
+    assert (ended.status, ended.payment_status) == ("completed", "captured")
+    assert running.status == "confirmed"
+    types = [t for t, _ in events_on(f"user:{ended.instructor_id}")]
+    assert types == ["booking.completed", "payment.captured"]
+
+
+def test_reminders_go_out_once_per_lesson_and_kind(worker, service, student, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    now = timezone.now()
+    tomorrow = place_booking(service, student, now + timedelta(hours=23))
+    soon = place_booking(service, student, now + timedelta(minutes=50))
+    place_booking(service, student, now + timedelta(hours=30))  # not due yet
+    place_booking(service, student, now + timedelta(hours=20), status=BookingStatus.CANCELLED)
+
+    assert on_worker(tasks.send_reminders) == 2
+    assert on_worker(tasks.send_reminders) == 0
+    # Two bookings, one mail each to student and instructor.
+    assert len(mail.outbox) == 4
+    assert sorted({m.to[0] for m in mail.outbox}) == sorted(
+        {student.email, service.instructor.user.email}
+    )
+    student_mail = next(m for m in mail.outbox if m.to == [student.email])
+    assert "Reminder: Piano" in student_mail.subject and "EST" in student_mail.subject
+    tomorrow.refresh_from_db()
+    soon.refresh_from_db()
+    assert tomorrow.reminder_24h_sent_at and not tomorrow.reminder_1h_sent_at
+    assert soon.reminder_1h_sent_at and not soon.reminder_24h_sent_at
+
+
+def test_two_reminder_runs_at_the_same_time_send_each_once(service, student, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    for hours in range(1, 6):
+        place_booking(service, student, timezone.now() + timedelta(hours=hours * 3))
+    barrier = threading.Barrier(2)
+
+    def run():
+        try:
+            barrier.wait(timeout=10)
+            return services.reminders_send()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = list(pool.map(lambda _: run(), range(2)))
+    assert sum(counts) == 5
+    assert len(mail.outbox) == 10
+
+
+def test_a_reschedule_rearms_the_reminders(service, student, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    booking = place_booking(service, student, next_free_start(service, days_ahead=0))
+    Booking.objects.filter(pk=booking.pk).update(reminder_24h_sent_at=timezone.now())
+    services.booking_reschedule(
+        user=student, booking_id=booking.pk, start=next_free_start(service, days_ahead=5)
+    )
+    booking.refresh_from_db()
+    assert booking.reminder_24h_sent_at is None
+
+
+def test_settlement_sweep_retries_what_was_left(worker, service, student):
+    left = place_booking(service, student, timezone.now() + timedelta(days=2),
+                         status=BookingStatus.CANCELLED, payment_status="authorized",
+                         payment_reference="dev_2")  # fmt: skip
+    assert on_worker(tasks.settle_payments) == 1
+    left.refresh_from_db()
+    assert left.payment_status == "released"
+    assert on_worker(tasks.settle_payments) == 0
