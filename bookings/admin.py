@@ -9,10 +9,10 @@ from django.contrib import admin, messages
 from accounts.errors import ServiceError
 from bookings import services
 from bookings.models import (
+    HOLDING_STATUSES,
     AvailabilityOverride,
     AvailabilityRule,
     Booking,
-    BookingStatus,
     InstructorProfile,
     Service,
 )
@@ -81,7 +81,7 @@ class BookingAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected bookings (frees the time, settles payment)")
     def cancel_bookings(self, request, queryset):
         done = 0
-        for booking in queryset.filter(status__in=[BookingStatus.PENDING_PAYMENT, "confirmed"]):
+        for booking in queryset.filter(status__in=HOLDING_STATUSES):
             try:
                 services.booking_cancel_by_staff(
                     staff=request.user, booking_id=booking.pk, reason="Cancelled by staff"
