@@ -117,3 +117,18 @@ def test_make_run_server_end_to_end(embedded_env, tmp_path):
                 break
             time.sleep(0.2)
         assert remaining == 0, (tmp_path / "serve.log").read_text()[-3000:]
+
+
+def test_racing_bookings_on_sqlite_make_one_booking(embedded_env):
+    """Without PostgreSQL's exclusion constraint, immediate transactions serialise racers."""
+    import subprocess
+
+    from tests.live import ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.sqlite_race"],
+        cwd=ROOT, env=embedded_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {"booked": 1, "conflicts": 11, "rows": 1, "vendor": "sqlite"}
