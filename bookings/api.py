@@ -19,6 +19,7 @@ from bookings.schemas import (
     InstructorPage,
     OverrideIn,
     OverrideOut,
+    ProfileIn,
     RescheduleIn,
     ServiceIn,
     ServiceOut,
@@ -77,6 +78,20 @@ def instructor_list(request: HttpRequest, cursor: str | None = None, limit: int 
     """Instructors with their active services, in a stable order."""
     page, next_cursor = selectors.instructor_list(cursor=cursor, limit=limit)
     return {"items": [_instructor(u) for u in page], "next_cursor": next_cursor}
+
+
+@router.get("/instructors/me", response=InstructorOut)
+def instructor_me(request: HttpRequest):
+    """The caller's own instructor profile, as students see it."""
+    services.instructor_profile_ensure(user=request.auth)
+    return _instructor(selectors.instructor_get(instructor_id=request.auth.pk))
+
+
+@router.patch("/instructors/me", response=InstructorOut)
+def instructor_update(request: HttpRequest, payload: ProfileIn):
+    """Change the caller's bio."""
+    services.instructor_profile_update(user=request.auth, bio=payload.bio)
+    return _instructor(selectors.instructor_get(instructor_id=request.auth.pk))
 
 
 @router.post("/instructors/me/services", response={201: ServiceOut})

@@ -61,6 +61,10 @@ class OverrideOut(Schema):
     intervals: list[dict]
 
 
+class ProfileIn(Schema):
+    bio: str = Field(max_length=5000)
+
+
 class ServiceIn(Schema):
     name: str = Field(min_length=1, max_length=120)
     duration_minutes: int = Field(ge=5, le=720)

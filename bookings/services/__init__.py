@@ -5,6 +5,7 @@ from bookings.services.catalog import (
     availability_override_set,
     availability_replace,
     instructor_profile_ensure,
+    instructor_profile_update,
     service_create,
 )
 from bookings.services.lifecycle import (
@@ -34,6 +35,7 @@ __all__ = [
     "booking_payment_settle",
     "booking_reschedule",
     "instructor_profile_ensure",
+    "instructor_profile_update",
     "reminders_send",
     "service_create",
 ]

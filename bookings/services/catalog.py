@@ -34,6 +34,13 @@ def instructor_profile_ensure(*, user: User) -> InstructorProfile:
     return profile
 
 
+def instructor_profile_update(*, user: User, bio: str) -> InstructorProfile:
+    profile = instructor_profile_ensure(user=user)
+    profile.bio = bio.strip()
+    profile.save(update_fields=["bio"])
+    return profile
+
+
 @transaction.atomic
 def service_create(
     *,

@@ -467,3 +467,15 @@ def test_no_show_is_the_instructors_after_the_start(as_student, as_instructor, s
     old = place_booking(service, student, timezone.now() - timedelta(days=5),
                         status=BookingStatus.COMPLETED)  # fmt: skip
     assert_error(as_instructor.call("post", f"/api/v1/bookings/{old.pk}/no-show"), 409, "conflict")
+
+
+def test_an_instructor_reads_and_edits_the_own_profile(as_instructor, as_student, instructor):
+    response = as_instructor.call("patch", "/api/v1/instructors/me", {"bio": "  Jazz piano. "})
+    assert response.status_code == 200
+    assert response.json()["bio"] == "Jazz piano."
+    assert as_instructor.call("get", "/api/v1/instructors/me").json()["id"] == instructor.pk
+    seen = as_student.call("get", f"/api/v1/instructors/{instructor.pk}").json()
+    assert seen["bio"] == "Jazz piano."
+    assert_error(as_student.call("get", "/api/v1/instructors/me"), 403, "forbidden")
+    too_long = as_instructor.call("patch", "/api/v1/instructors/me", {"bio": "x" * 5001})
+    assert_error(too_long, 422, "invalid")
