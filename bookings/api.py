@@ -1,11 +1,10 @@
 """The bookings REST router: validate, call one service or selector, answer."""
 
-from datetime import date
-
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Status
 
 from accounts.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from accounts.schemas import BoundedDate, ObjectId
 from bookings import selectors, services
 from bookings.events import booking_data
 from bookings.schemas import (
@@ -117,7 +116,7 @@ def availability_replace(request: HttpRequest, payload: AvailabilityIn):
 
 
 @router.put("/instructors/me/availability/overrides/{day}", response=OverrideOut)
-def override_set(request: HttpRequest, day: date, payload: OverrideIn):
+def override_set(request: HttpRequest, day: BoundedDate, payload: OverrideIn):
     """Other hours on one local date; an empty list is a day off."""
     intervals = [i.as_times() for i in payload.intervals]
     override = services.availability_override_set(
@@ -127,24 +126,24 @@ def override_set(request: HttpRequest, day: date, payload: OverrideIn):
 
 
 @router.delete("/instructors/me/availability/overrides/{day}", response={204: None})
-def override_delete(request: HttpRequest, day: date):
+def override_delete(request: HttpRequest, day: BoundedDate):
     """Back to the weekly rules on that date."""
     services.availability_override_delete(instructor=request.auth, day=day)
     return Status(204, None)
 
 
 @router.get("/instructors/{instructor_id}", response=InstructorOut)
-def instructor_get(request: HttpRequest, instructor_id: int):
+def instructor_get(request: HttpRequest, instructor_id: ObjectId):
     return _instructor(selectors.instructor_get(instructor_id=instructor_id))
 
 
 @router.get("/instructors/{instructor_id}/slots", response=SlotsOut)
 def slots(
     request: HttpRequest,
-    instructor_id: int,
-    service_id: int,
-    start: date,
-    end: date,
+    instructor_id: ObjectId,
+    service_id: ObjectId,
+    start: BoundedDate,
+    end: BoundedDate,
     tz: str | None = None,
 ):
     """Free start times between two local dates in `tz` (default: the caller's zone)."""
@@ -189,13 +188,13 @@ def booking_list(
 
 
 @router.get("/bookings/{booking_id}", response=BookingOut)
-def booking_get(request: HttpRequest, booking_id: int):
+def booking_get(request: HttpRequest, booking_id: ObjectId):
     booking = selectors.booking_get(user=request.auth, booking_id=booking_id)
     return booking_data(booking, viewer_id=request.auth.pk)
 
 
 @router.post("/bookings/{booking_id}/cancel", response=BookingOut)
-def booking_cancel(request: HttpRequest, booking_id: int, payload: CancelIn):
+def booking_cancel(request: HttpRequest, booking_id: ObjectId, payload: CancelIn):
     booking = services.booking_cancel(
         user=request.auth, booking_id=booking_id, reason=payload.reason
     )
@@ -203,7 +202,7 @@ def booking_cancel(request: HttpRequest, booking_id: int, payload: CancelIn):
 
 
 @router.post("/bookings/{booking_id}/reschedule", response=BookingOut)
-def booking_reschedule(request: HttpRequest, booking_id: int, payload: RescheduleIn):
+def booking_reschedule(request: HttpRequest, booking_id: ObjectId, payload: RescheduleIn):
     booking = services.booking_reschedule(
         user=request.auth, booking_id=booking_id, start=payload.start
     )
@@ -211,7 +210,7 @@ def booking_reschedule(request: HttpRequest, booking_id: int, payload: Reschedul
 
 
 @router.post("/bookings/{booking_id}/no-show", response=BookingOut)
-def booking_no_show(request: HttpRequest, booking_id: int):
+def booking_no_show(request: HttpRequest, booking_id: ObjectId):
     """The instructor reports that the student did not come."""
     booking = services.booking_mark_no_show(user=request.auth, booking_id=booking_id)
     return booking_data(booking, viewer_id=request.auth.pk)

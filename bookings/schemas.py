@@ -4,8 +4,9 @@ import re
 from datetime import time
 
 from ninja import Schema
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
+from accounts.schemas import BoundedMoment, ObjectId
 from bookings.models import LocationType
 
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -115,8 +116,8 @@ class SlotsOut(Schema):
 
 
 class BookingCreateIn(Schema):
-    service_id: int
-    start: AwareDatetime
+    service_id: ObjectId
+    start: BoundedMoment
     location_type: LocationType
     note: str = Field(default="", max_length=2000)
 
@@ -126,7 +127,7 @@ class CancelIn(Schema):
 
 
 class RescheduleIn(Schema):
-    start: AwareDatetime
+    start: BoundedMoment
 
 
 class PersonOut(Schema):

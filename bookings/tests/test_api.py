@@ -479,3 +479,26 @@ def test_an_instructor_reads_and_edits_the_own_profile(as_instructor, as_student
     assert_error(as_student.call("get", "/api/v1/instructors/me"), 403, "forbidden")
     too_long = as_instructor.call("patch", "/api/v1/instructors/me", {"bio": "x" * 5001})
     assert_error(too_long, 422, "invalid")
+
+
+@pytest.mark.parametrize(
+    "method, path, body, field",
+    [
+        ("get", "/api/v1/bookings/99999999999999999999", None, "booking_id"),
+        ("get", "/api/v1/bookings/0", None, "booking_id"),
+        ("get", "/api/v1/instructors/99999999999999999999", None, "instructor_id"),
+        ("get", "/api/v1/instructors/1/slots?service_id=1&start=9999-12-30&end=9999-12-31", None,
+         "start"),
+        ("put", "/api/v1/instructors/me/availability/overrides/0001-01-01", {"intervals": []},
+         "day"),
+        ("post", "/api/v1/bookings", {"service_id": 1, "start": "9999-12-31T23:59:00Z",
+                                      "location_type": "online"}, "start"),
+        ("post", "/api/v1/bookings", {"service_id": 1, "start": "0001-01-01T00:00:00+14:00",
+                                      "location_type": "online"}, "start"),
+        ("post", "/api/v1/bookings", {"service_id": 2**64, "start": "2027-01-01T00:00:00Z",
+                                      "location_type": "online"}, "service_id"),
+    ],
+)  # fmt: skip
+def test_absurd_ids_and_years_are_422_not_500(as_student, method, path, body, field):
+    response = as_student.call(method, path, body)
+    assert field in assert_error(response, 422, "invalid")["details"]
