@@ -6,6 +6,7 @@ the publisher side calls `django_setup()` and publishes through `hub.services`.
 """
 
 import asyncio
+import gc
 import os
 import socket
 import sys
@@ -87,13 +88,15 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"port {port} did not open")
 
 
-async def open_clients(url: str, token: str, count: int, topic: str | None) -> list[HubClient]:
+async def open_clients(
+    url: str, token: str, count: int, topic: str | None, client_class=HubClient
+) -> list[HubClient]:
     """Open `count` authenticated clients (optionally subscribed to `topic`), 50 at a time."""
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one() -> HubClient:
         async with gate:
-            client = HubClient(url, token, reconnect=False)
+            client = client_class(url, token, reconnect=False)
             await asyncio.wait_for(client.connect(), 30)
             if topic is not None:
                 await asyncio.wait_for(client.subscribe(topic), 30)
@@ -115,22 +118,40 @@ def subscriber_process(url, token, topic, count, events, timeout, ready, results
     asyncio.run(_subscribe_and_receive(url, token, topic, count, events, timeout, ready, results))
 
 
+class ArrivalStampingClient(HubClient):
+    """The project's client, noting when each event frame arrived (read and decoded).
+
+    The receipt time is taken where the client reads the frame off its socket, not
+    when a consumer task later gets around to it: with hundreds of connections per
+    process, the later point would add the client's own scheduling to the figure.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.arrived: dict[int, float] = {}
+
+    def _on_frame(self, frame: dict) -> None:
+        if frame.get("op") == "event":
+            self.arrived.setdefault(frame["data"]["i"], time.time())
+        super()._on_frame(frame)
+
+
 async def _subscribe_and_receive(url, token, topic, count, events, timeout, ready, results):
-    clients = await open_clients(url, token, count, topic)
+    clients = await open_clients(url, token, count, topic, client_class=ArrivalStampingClient)
     receipts: list[list[float]] = [[] for _ in range(events)]
     stats = {"missing": 0, "out_of_order": 0, "duplicates": 0, "timed_out": 0}
+    gc.freeze()  # the connections' setup objects need no more cyclic-GC scans
 
-    async def drain(client: HubClient) -> None:
+    async def drain(client: ArrivalStampingClient) -> None:
         last_seq, got = None, 0
         try:
             async with asyncio.timeout(timeout):
                 while got < events:
                     event = await client.next_event()
-                    now = time.time()
                     if last_seq is not None and event.seq != last_seq + 1:
                         stats["out_of_order"] += 1
                     last_seq = event.seq
-                    receipts[event.data["i"]].append(now)
+                    receipts[event.data["i"]].append(client.arrived[event.data["i"]])
                     got += 1
         except TimeoutError:
             stats["timed_out"] += 1
@@ -139,6 +160,10 @@ async def _subscribe_and_receive(url, token, topic, count, events, timeout, read
 
     tasks = [asyncio.create_task(drain(c)) for c in clients]
     ready.put(len(clients))
+    cpu_before = os.times()
     await asyncio.gather(*tasks)
+    cpu_after = os.times()
+    stats["cpu_user"] = cpu_after.user - cpu_before.user
+    stats["cpu_system"] = cpu_after.system - cpu_before.system
     results.put({"receipts": receipts, **stats})
     await close_clients(clients)

@@ -31,3 +31,8 @@ def tail_interval() -> float:
 
 def presence_ttl() -> float:
     return hub_setting("PRESENCE_TTL_SECONDS", 60.0)
+
+
+def gc_oldest_interval() -> float:
+    """Under daphne, seconds between full GC collections (0: leave CPython's own schedule)."""
+    return hub_setting("GC_OLDEST_INTERVAL_SECONDS", 60.0)
