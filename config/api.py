@@ -12,6 +12,7 @@ from accounts.api import router as accounts_router
 from accounts.auth import TokenAuth
 from accounts.errors import RateLimited, ServiceError
 from bookings.api import router as bookings_router
+from chat.api import router as chat_router
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ api = NinjaAPI(
 )
 api.add_router("/", accounts_router)
 api.add_router("/", bookings_router)
+api.add_router("/", chat_router)
 
 STATUS_CODES = {
     400: "bad_request",

@@ -205,6 +205,7 @@ CELERY_BEAT_SCHEDULE = {
     "bookings-expire-holds": {"task": "bookings.expire_holds", "schedule": 60},
     "bookings-complete-ended": {"task": "bookings.complete_ended", "schedule": 300},
     "bookings-send-reminders": {"task": "bookings.send_reminders", "schedule": 300},
+    "chat-offline-notices": {"task": "chat.send_offline_notices", "schedule": 60},
     "bookings-settle-payments": {"task": "bookings.settle_payments", "schedule": 900},
 }
 
@@ -248,6 +249,15 @@ STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 PAYMENTS_BACKEND = os.environ.get("PAYMENTS_BACKEND", "stripe" if STRIPE_SECRET_KEY else "dev")
 # The dev backend takes no money: with DEBUG off it needs this explicit opt-in (tests only).
 PAYMENTS_DEV_ALLOWED = env_bool("PAYMENTS_DEV_ALLOWED", default=False)
+
+# --- Chat ----------------------------------------------------------------------
+# message.send, socket and REST together: this many per minute per user, in bursts of this many.
+CHAT_MESSAGE_RATE_PER_MINUTE = float(os.environ.get("CHAT_MESSAGE_RATE_PER_MINUTE", "60"))
+CHAT_MESSAGE_BURST = int(os.environ.get("CHAT_MESSAGE_BURST", "10"))
+# At most one `typing` per user and conversation per this many seconds; extras are dropped.
+CHAT_TYPING_INTERVAL_SECONDS = float(os.environ.get("CHAT_TYPING_INTERVAL_SECONDS", "2"))
+# A message unread this long, with its recipient connected nowhere, earns one e-mail.
+CHAT_OFFLINE_NOTICE_MINUTES = int(os.environ.get("CHAT_OFFLINE_NOTICE_MINUTES", "5"))
 
 # --- Bookings ------------------------------------------------------------------
 # A `pending_payment` hold older than this expires and frees its time.

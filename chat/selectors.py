@@ -1,0 +1,144 @@
+"""Reads: a user's conversations with unread counts, and message history."""
+
+from datetime import datetime
+
+from django.db.models import F, Q, QuerySet
+
+from accounts.errors import Invalid, NotFound
+from accounts.models import User
+from accounts.pagination import cursor_decode, cursor_encode
+from bookings.models import Booking
+from chat.events import message_data
+from chat.models import Conversation, Message, Participant
+from hub.services import iso_z
+
+BOOKINGS_SHOWN = 10
+
+
+def participant_get(*, user: User, conversation_id: int) -> Participant:
+    """The user's place in a conversation; not being in it looks exactly like it not existing."""
+    participant = (
+        Participant.objects.select_related("conversation")
+        .filter(user=user, conversation_id=conversation_id)
+        .first()
+    )
+    if participant is None:
+        raise NotFound("No such conversation.")
+    return participant
+
+
+def is_participant(*, user_id: int, conversation_id: int) -> bool:
+    return Participant.objects.filter(user_id=user_id, conversation_id=conversation_id).exists()
+
+
+def unread_count(*, conversation_id: int, user_id: int, last_read_message_id: int) -> int:
+    return (
+        Message.objects.filter(
+            conversation_id=conversation_id, id__gt=last_read_message_id, deleted_at__isnull=True
+        )
+        .exclude(sender_id=user_id)
+        .count()
+    )
+
+
+def _bookings(conversation: Conversation) -> list[dict]:
+    """The pair's lessons, newest first, so the chat pane shows what it is about."""
+    lessons = (
+        Booking.objects.filter(
+            student_id=conversation.student_id, instructor_id=conversation.instructor_id
+        )
+        .select_related("service")
+        .order_by("-start")[:BOOKINGS_SHOWN]
+    )
+    return [
+        {
+            "id": b.pk,
+            "status": b.status,
+            "start": iso_z(b.start),
+            "end": iso_z(b.end),
+            "service": b.service.name,
+        }
+        for b in lessons
+    ]
+
+
+def conversation_data(conversation: Conversation, *, viewer_id: int) -> dict:
+    """The conversation as `viewer_id` sees it: their unread count and read marker."""
+    conversation = (
+        Conversation.objects.select_related("student", "instructor", "last_message")
+        .filter(pk=conversation.pk)
+        .first()
+    )
+    marker = (
+        Participant.objects.filter(conversation=conversation, user_id=viewer_id)
+        .values_list("last_read_message_id", flat=True)
+        .first()
+        or 0
+    )
+    last = conversation.last_message
+    return {
+        "id": conversation.pk,
+        "student": {"id": conversation.student_id, "name": conversation.student.name},
+        "instructor": {"id": conversation.instructor_id, "name": conversation.instructor.name},
+        "created_at": iso_z(conversation.created_at),
+        "updated_at": iso_z(conversation.updated_at),
+        "unread_count": unread_count(
+            conversation_id=conversation.pk, user_id=viewer_id, last_read_message_id=marker
+        ),
+        "last_read_message_id": marker,
+        "last_message": message_data(last) if last else None,
+        "bookings": _bookings(conversation),
+    }
+
+
+def conversation_list(
+    *, user: User, cursor: str | None, limit: int
+) -> tuple[list[dict], str | None, int]:
+    """The user's conversations, most recently active first, and their total unread count."""
+    conversations: QuerySet[Conversation] = Conversation.objects.filter(
+        participants__user=user
+    ).order_by("-updated_at", "-id")
+    if cursor:
+        at_iso, before_id = cursor_decode(cursor, length=2)
+        try:
+            at = datetime.fromisoformat(at_iso)
+        except (TypeError, ValueError):
+            raise Invalid("This cursor is not valid.", details={"cursor": "invalid"}) from None
+        conversations = conversations.filter(
+            Q(updated_at__lt=at) | Q(updated_at=at, id__lt=before_id)
+        )
+    page = list(conversations[: limit + 1])
+    next_cursor = None
+    if len(page) > limit:
+        last = page[limit - 1]
+        next_cursor = cursor_encode([last.updated_at.isoformat(), last.pk])
+    return (
+        [conversation_data(c, viewer_id=user.pk) for c in page[:limit]],
+        next_cursor,
+        unread_total(user=user),
+    )
+
+
+def unread_total(*, user: User) -> int:
+    """Unread messages across all the user's conversations, in one query."""
+    return (
+        Message.objects.filter(
+            conversation__participants__user=user,
+            id__gt=F("conversation__participants__last_read_message_id"),
+            deleted_at__isnull=True,
+        )
+        .exclude(sender=user)
+        .count()
+    )
+
+
+def message_history(
+    *, user: User, conversation_id: int, before: int | None, limit: int
+) -> tuple[list[Message], bool]:
+    """Newest first, `limit` messages older than `before`; one index range scan per page."""
+    participant_get(user=user, conversation_id=conversation_id)
+    messages = Message.objects.filter(conversation_id=conversation_id)
+    if before is not None:
+        messages = messages.filter(id__lt=before)
+    page = list(messages.order_by("-id")[: limit + 1])
+    return page[:limit], len(page) > limit

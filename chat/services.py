@@ -1,0 +1,173 @@
+"""Every write of chat. The socket's `publish` handlers and the REST views call these."""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.errors import Conflict, Forbidden, Invalid, NotFound
+from accounts.models import Role, User
+from bookings.models import Booking
+from chat.events import conversation_updated, message_event, read_event
+from chat.models import Conversation, Message, Participant
+from chat.selectors import participant_get
+from hub.ratelimit import Rate, take
+
+MAX_BODY = 4000
+MAX_CLIENT_ID = 64
+
+
+def send_rate() -> Rate:
+    return Rate.per_minute(settings.CHAT_MESSAGE_RATE_PER_MINUTE, settings.CHAT_MESSAGE_BURST)
+
+
+def conversation_open(*, user: User, participant_id: int) -> tuple[Conversation, bool]:
+    """The one conversation of a student-instructor pair, made on first need.
+
+    Students may write to any instructor; instructors only to students who have
+    booked them, so no one can probe which student accounts exist.
+    """
+    sides = (Role.STUDENT, Role.INSTRUCTOR)
+    if user.role not in sides:
+        raise Forbidden("Only students and instructors have conversations.")
+    other = User.objects.filter(pk=participant_id, is_active=True).first()
+    if other is None or other.role not in sides or other.role == user.role:
+        raise NotFound("No such person to talk to.")
+    student, instructor = (user, other) if user.role == Role.STUDENT else (other, user)
+    existing = Conversation.objects.filter(student=student, instructor=instructor).first()
+    if existing is not None:
+        return existing, False
+    if (
+        user == instructor
+        and not Booking.objects.filter(student=student, instructor_id=instructor.pk).exists()
+    ):
+        raise NotFound("No such person to talk to.")
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(student=student, instructor=instructor)
+            Participant.objects.bulk_create(
+                [
+                    Participant(conversation=conversation, user=student),
+                    Participant(conversation=conversation, user=instructor),
+                ]
+            )
+    except IntegrityError:  # the other side opened it at the same instant
+        return Conversation.objects.get(student=student, instructor=instructor), False
+    return conversation, True
+
+
+def _clean_body(body) -> str:
+    if not isinstance(body, str):
+        raise Invalid("`body` must be text.", details={"body": "must be a string"})
+    body = body.strip()
+    if not body or len(body) > MAX_BODY:
+        raise Invalid(
+            f"A message is 1 to {MAX_BODY} characters after trimming.",
+            details={"body": f"1 to {MAX_BODY} characters"},
+        )
+    return body
+
+
+def _clean_client_id(client_id) -> str:
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
+        raise Invalid(
+            f"`client_id` is a string of 1 to {MAX_CLIENT_ID} characters.",
+            details={"client_id": f"1 to {MAX_CLIENT_ID} characters"},
+        )
+    return client_id
+
+
+def _message_id(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
+        raise Invalid("`message_id` must be a message id.", details={"message_id": "invalid"})
+    return value
+
+
+def message_send(*, user: User, conversation_id: int, body, client_id) -> tuple[Message, bool]:
+    """Store a message and tell both sides; a repeated `client_id` returns the stored one.
+
+    Returns the message and whether it is new. Invalid sends and repeats spend no
+    rate-limit token; a refused (rate-limited) send stores nothing.
+    """
+    participant = participant_get(user=user, conversation_id=conversation_id)
+    body, client_id = _clean_body(body), _clean_client_id(client_id)
+    stored = Message.objects.filter(
+        conversation_id=conversation_id, sender=user, client_id=client_id
+    ).first()
+    if stored is not None:
+        return stored, False
+    take(f"chat.send:{user.pk}", send_rate())
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                conversation_id=conversation_id, sender=user, body=body, client_id=client_id
+            )
+            conversation = participant.conversation
+            Conversation.objects.filter(pk=conversation.pk).update(
+                last_message=message, updated_at=message.created_at
+            )
+            # Writing means having read everything before it.
+            Participant.objects.filter(pk=participant.pk).update(last_read_message_id=message.pk)
+            message_event(message, "message.created")
+            conversation_updated(conversation, for_user_id=conversation.other(user.pk))
+    except IntegrityError:  # the same client_id raced in from another request
+        stored = Message.objects.filter(
+            conversation_id=conversation_id, sender=user, client_id=client_id
+        ).first()
+        if stored is None:
+            raise
+        return stored, False
+    return message, True
+
+
+def _own_message(user: User, conversation_id: int, message_id) -> Message:
+    participant_get(user=user, conversation_id=conversation_id)
+    message = Message.objects.filter(
+        pk=_message_id(message_id), conversation_id=conversation_id
+    ).first()
+    if message is None:
+        raise NotFound("No such message.")
+    if message.sender_id != user.pk:
+        raise Forbidden("Only the author may change a message.")
+    if message.deleted:
+        raise Conflict("The message was deleted.")
+    return message
+
+
+@transaction.atomic
+def message_edit(*, user: User, conversation_id: int, message_id, body) -> Message:
+    """The author rewrites a message; both sides get `message.edited`."""
+    body = _clean_body(body)
+    message = _own_message(user, conversation_id, message_id)
+    message.body = body
+    message.edited_at = timezone.now()
+    message.save(update_fields=["body", "edited_at"])
+    message_event(message, "message.edited")
+    return message
+
+
+@transaction.atomic
+def message_delete(*, user: User, conversation_id: int, message_id) -> Message:
+    """The author deletes a message: it keeps its place, its body is erased."""
+    message = _own_message(user, conversation_id, message_id)
+    message.body = ""
+    message.deleted_at = timezone.now()
+    message.save(update_fields=["body", "deleted_at"])
+    message_event(message, "message.deleted")
+    return message
+
+
+@transaction.atomic
+def read_mark(*, user: User, conversation_id: int, message_id) -> bool:
+    """Move the read marker forward to `message_id`; never back. True if it moved."""
+    participant = participant_get(user=user, conversation_id=conversation_id)
+    message_id = _message_id(message_id)
+    if not Message.objects.filter(pk=message_id, conversation_id=conversation_id).exists():
+        raise NotFound("No such message.")
+    moved = Participant.objects.filter(
+        pk=participant.pk, last_read_message_id__lt=message_id
+    ).update(last_read_message_id=message_id)
+    if moved:
+        read_event(conversation_id=conversation_id, user_id=user.pk, message_id=message_id)
+        # The reader's other tabs and devices update their inbox too.
+        conversation_updated(participant.conversation, for_user_id=user.pk)
+    return bool(moved)

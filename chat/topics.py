@@ -1,0 +1,71 @@
+"""`conversation:{id}`: its two participants only, with presence and five publish types."""
+
+import asyncio
+
+from django.conf import settings
+
+from accounts.errors import RateLimited
+from chat import services
+from chat.events import message_data
+from chat.selectors import is_participant
+from hub.ratelimit import Rate, take
+from hub.services import publish_ephemeral
+from hub.topics import TopicFamily, register_family
+
+
+def may_join(user, conversation_id: int) -> bool:
+    return is_participant(user_id=user.pk, conversation_id=conversation_id)
+
+
+def send(*, user, object_id, data, topic) -> dict:
+    message, _ = services.message_send(
+        user=user, conversation_id=object_id, body=data.get("body"), client_id=data.get("client_id")
+    )
+    return {"message": message_data(message)}
+
+
+def edit(*, user, object_id, data, topic) -> dict:
+    message = services.message_edit(
+        user=user, conversation_id=object_id, message_id=data.get("message_id"),
+        body=data.get("body"),
+    )  # fmt: skip
+    return {"message": message_data(message)}
+
+
+def delete(*, user, object_id, data, topic) -> dict:
+    services.message_delete(user=user, conversation_id=object_id, message_id=data.get("message_id"))
+    return {}
+
+
+def read(*, user, object_id, data, topic) -> dict:
+    services.read_mark(user=user, conversation_id=object_id, message_id=data.get("message_id"))
+    return {}
+
+
+async def typing(*, user, object_id, data, topic) -> dict:
+    """Ephemeral; more than one per interval per user and conversation is dropped silently."""
+    rate = Rate(per_second=1 / settings.CHAT_TYPING_INTERVAL_SECONDS, burst=1)
+    try:
+        await asyncio.to_thread(take, f"chat.typing:{user.pk}:{object_id}", rate)
+    except RateLimited:
+        return {}
+    await publish_ephemeral(topic, "typing", {"user_id": user.pk})
+    return {}
+
+
+CONVERSATION = TopicFamily(
+    name="conversation",
+    authorize=may_join,
+    handlers={
+        "message.send": send,
+        "message.edit": edit,
+        "message.delete": delete,
+        "read": read,
+        "typing": typing,
+    },
+    presence=True,
+)
+
+
+def register() -> None:
+    register_family(CONVERSATION)
