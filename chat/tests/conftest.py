@@ -1,0 +1,51 @@
+"""A student and an instructor with their conversation, and clean rate-limit buckets."""
+
+import contextlib
+
+import pytest
+import redis
+from django.conf import settings
+
+from chat.services import conversation_open
+from hub.tests.conftest import Client
+
+
+@pytest.fixture(autouse=True)
+def fresh_buckets():
+    """User ids restart with each test database; forget buckets left by an earlier run."""
+    if settings.REDIS_URL:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter("hub:rate:chat.*"))
+        if keys:
+            client.delete(*keys)
+    yield
+
+
+@pytest.fixture
+def student(make_user):
+    return make_user("student")
+
+
+@pytest.fixture
+def instructor(make_user):
+    return make_user("instructor")
+
+
+@pytest.fixture
+def conversation(student, instructor):
+    return conversation_open(user=student, participant_id=instructor.pk)[0]
+
+
+@pytest.fixture
+async def connect():
+    opened: list[Client] = []
+
+    async def make(token: str) -> Client:
+        client = await Client().open(token)
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        with contextlib.suppress(Exception):
+            await client.close()
