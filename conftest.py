@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests."""
 
 import pytest
+import redis
 from django.test import Client
 
 from accounts.models import User
@@ -59,6 +60,17 @@ def api():
         return ApiClient(token)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_buckets(settings):
+    """User ids restart with each test database; forget buckets an earlier run left in Redis."""
+    if settings.REDIS_URL:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter("hub:rate:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 @pytest.fixture(scope="session")

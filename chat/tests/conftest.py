@@ -1,24 +1,11 @@
-"""A student and an instructor with their conversation, and clean rate-limit buckets."""
+"""A student and an instructor with their conversation."""
 
 import contextlib
 
 import pytest
-import redis
-from django.conf import settings
 
 from chat.services import conversation_open
 from hub.tests.conftest import Client
-
-
-@pytest.fixture(autouse=True)
-def fresh_buckets():
-    """User ids restart with each test database; forget buckets left by an earlier run."""
-    if settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter("hub:rate:chat.*"))
-        if keys:
-            client.delete(*keys)
-    yield
 
 
 @pytest.fixture

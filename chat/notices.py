@@ -1,0 +1,92 @@
+"""E-mail about messages left unread while their recipient is connected nowhere."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
+
+from chat.models import Message, Participant
+from hub.selectors import users_connected
+
+# Older unread messages are not worth a notice any more (and bound the scan).
+LOOKBACK = timedelta(days=2)
+SHOWN = 10
+
+
+def _summary(participant: Participant, unread: list[Message]) -> EmailMessage:
+    user = participant.user
+    zone = ZoneInfo(user.timezone)
+    other = unread[0].sender
+    lines = [
+        f"{m.created_at.astimezone(zone):%d %b %H:%M}  {m.body[:200]}" for m in unread[-SHOWN:]
+    ]
+    more = len(unread) - SHOWN
+    if more > 0:
+        lines.insert(0, f"(and {more} earlier)")
+    count = f"{len(unread)} unread message{'s' if len(unread) > 1 else ''}"
+    return EmailMessage(
+        subject=f"{count} from {other.name}",
+        body=f"Hello {user.name},\n\n{other.name} wrote to you:\n\n" + "\n".join(lines) + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+    )
+
+
+def offline_notices_send(*, now: datetime | None = None) -> int:
+    """One e-mail per person and conversation for messages unread past the delay.
+
+    Skipped while the person has an open connection anywhere (the next run looks
+    again). `last_notified_message_id` moves in the transaction that sends, with
+    the row locked, so no message is ever in two notices.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.CHAT_OFFLINE_NOTICE_MINUTES)
+    conversation_ids = (
+        Message.objects.filter(
+            created_at__gt=now - LOOKBACK, created_at__lte=cutoff, deleted_at__isnull=True
+        )
+        .values_list("conversation_id", flat=True)
+        .distinct()
+    )
+    candidates = list(
+        Participant.objects.filter(conversation_id__in=conversation_ids).values_list(
+            "pk", "user_id"
+        )
+    )
+    online = users_connected({user_id for _, user_id in candidates})
+    sent = 0
+    for participant_id, user_id in candidates:
+        if user_id in online:
+            continue
+        with transaction.atomic():
+            participant = (
+                Participant.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("user")
+                .filter(pk=participant_id)
+                .first()
+            )
+            if participant is None:  # another run holds it
+                continue
+            floor = max(participant.last_read_message_id, participant.last_notified_message_id)
+            unread = list(
+                Message.objects.filter(
+                    conversation_id=participant.conversation_id,
+                    id__gt=floor,
+                    deleted_at__isnull=True,
+                    created_at__lte=cutoff,
+                )
+                .exclude(sender_id=user_id)
+                .select_related("sender")
+                .order_by("id")
+            )
+            if not unread:
+                continue
+            _summary(participant, unread).send()
+            Participant.objects.filter(pk=participant.pk).update(
+                last_notified_message_id=unread[-1].pk
+            )
+            sent += 1
+    return sent
