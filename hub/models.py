@@ -40,3 +40,31 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic_id}#{self.seq} {self.type}"
+
+
+class ServerProcess(models.Model):
+    """A running server process; `renewed_at` is its heartbeat, renewed with presence."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    label = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField()
+    renewed_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.label or self.id} (renewed {self.renewed_at:%H:%M:%S})"
+
+
+class Connection(models.Model):
+    """An authenticated socket, so any process (a Celery worker too) can tell who is online.
+
+    Plain ids rather than foreign keys: rows are written in batches from the server's
+    loop, and a connection is alive only while its process keeps renewing.
+    """
+
+    id = models.CharField(primary_key=True, max_length=32)
+    process_id = models.CharField(max_length=32, db_index=True)
+    user_id = models.BigIntegerField(db_index=True)
+    opened_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.id} user {self.user_id}"
