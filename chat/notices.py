@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import Message, Participant
-from hub.selectors import users_connected
+from hub.registry import users_connected
 
 # Older unread messages are not worth a notice any more (and bound the scan).
 LOOKBACK = timedelta(days=2)

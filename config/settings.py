@@ -202,6 +202,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "tokens-prune": {"task": "accounts.tokens_prune", "schedule": 24 * 3600},
     "hub-events-prune": {"task": "hub.events_prune", "schedule": 3600},
+    "hub-processes-prune": {"task": "hub.processes_prune", "schedule": 3600},
     "bookings-expire-holds": {"task": "bookings.expire_holds", "schedule": 60},
     "bookings-complete-ended": {"task": "bookings.complete_ended", "schedule": 300},
     "bookings-send-reminders": {"task": "bookings.send_reminders", "schedule": 300},

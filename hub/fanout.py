@@ -13,13 +13,14 @@ import gc
 import logging
 import signal
 import sys
+import uuid
 import weakref
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from hub import conf, selectors
+from hub import conf, registry, selectors
 from hub.presence import MemoryPresence, RedisPresence
 from hub.services import publish_ephemeral, stored_event_frame
 from hub.topics import group_name
@@ -66,6 +67,10 @@ class TopicState:
         self.lock = asyncio.Lock()
 
 
+# How often a process writes its opened and closed connections (one batch each time).
+REGISTRY_BATCH_SECONDS = 1.0
+
+
 class Fanout:
     """The process's topic map; one per event loop."""
 
@@ -86,6 +91,11 @@ class Fanout:
         self._tasks: list[asyncio.Task] = []
         self._started = asyncio.Lock()
         self.stopping = False
+        # The connection registry (hub.registry): changes waiting for the next batch.
+        self.process_id = uuid.uuid4().hex
+        self._opened: dict[str, int] = {}
+        self._closed: set[str] = set()
+        self._heartbeat_due = True
 
     @classmethod
     def current(cls) -> "Fanout":
@@ -111,6 +121,12 @@ class Fanout:
                     ),
                     name="hub-presence",
                 ),
+                asyncio.create_task(
+                    self._every(
+                        lambda: REGISTRY_BATCH_SECONDS, self.record_connections, "Registry"
+                    ),
+                    name="hub-registry",
+                ),
             ]
             if _stop_with_daphne(self) and conf.gc_oldest_interval() > 0:
                 _collect_oldest_on_schedule()
@@ -127,9 +143,14 @@ class Fanout:
 
     def connection_opened(self, connection) -> None:
         self.connections.add(connection)
+        self._opened[connection.connection_id] = connection.user.pk
 
     def connection_closed(self, connection) -> None:
+        if connection not in self.connections:
+            return  # never authenticated, never recorded
         self.connections.discard(connection)
+        if self._opened.pop(connection.connection_id, None) is None:
+            self._closed.add(connection.connection_id)
 
     async def attach(self, topic: str, connection) -> Subscription:
         """Start receiving a topic's live events for a connection (buffered for now).
@@ -244,7 +265,27 @@ class Fanout:
 
     # --- presence --------------------------------------------------------------
 
+    async def record_connections(self) -> None:
+        """Write the connections opened and closed since the last batch (hub.registry)."""
+        if not (self._opened or self._closed or self._heartbeat_due):
+            return
+        opened, closed, heartbeat = self._opened, self._closed, self._heartbeat_due
+        self._opened, self._closed, self._heartbeat_due = {}, set(), False
+        try:
+            await database_sync_to_async(registry.connections_record)(
+                process_id=self.process_id, opened=opened, closed=closed, heartbeat=heartbeat
+            )
+        except Exception:  # the database is away: keep the batch for the next round
+            logger.warning("Could not record %d connection changes; will retry", len(opened))
+            opened.update(self._opened)
+            closed |= self._closed
+            never_written = closed & opened.keys()  # opened and closed again meanwhile
+            self._opened = {c: u for c, u in opened.items() if c not in never_written}
+            self._closed = closed - never_written
+            self._heartbeat_due = True
+
     async def renew_presence(self) -> None:
+        self._heartbeat_due = True
         entries = [
             (topic, connection.user.pk, connection.connection_id)
             for connection in self.connections
@@ -268,6 +309,10 @@ class Fanout:
         for task in self._tasks:
             task.cancel()
         await self.presence.close()
+        try:
+            await database_sync_to_async(registry.process_forget)(process_id=self.process_id)
+        except Exception:  # its rows stop counting when the heartbeat ages
+            logger.warning("Could not remove this process from the connection registry")
 
 
 def _collect_oldest_on_schedule() -> None:
