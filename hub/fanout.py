@@ -96,6 +96,7 @@ class Fanout:
         self._opened: dict[str, int] = {}
         self._closed: set[str] = set()
         self._heartbeat_due = True
+        self._starting: asyncio.Task | None = None
 
     @classmethod
     def current(cls) -> "Fanout":
@@ -144,6 +145,8 @@ class Fanout:
     def connection_opened(self, connection) -> None:
         self.connections.add(connection)
         self._opened[connection.connection_id] = connection.user.pk
+        if self.channel is None and self._starting is None:  # the registry batches need it
+            self._starting = asyncio.get_running_loop().create_task(self.start())
 
     def connection_closed(self, connection) -> None:
         if connection not in self.connections:
