@@ -18,7 +18,9 @@ BOOKINGS_SHOWN = 10
 def participant_get(*, user: User, conversation_id: int) -> Participant:
     """The user's place in a conversation; not being in it looks exactly like it not existing."""
     participant = (
-        Participant.objects.select_related("conversation")
+        Participant.objects.select_related(
+            "conversation__student", "conversation__instructor", "conversation__last_message"
+        )
         .filter(user=user, conversation_id=conversation_id)
         .first()
     )
@@ -47,27 +49,19 @@ def _bookings(conversation: Conversation) -> list[dict]:
         Booking.objects.filter(
             student_id=conversation.student_id, instructor_id=conversation.instructor_id
         )
-        .select_related("service")
-        .order_by("-start")[:BOOKINGS_SHOWN]
+        .order_by("-start")
+        .values_list("pk", "status", "start", "end", "service__name")[:BOOKINGS_SHOWN]
     )
     return [
-        {
-            "id": b.pk,
-            "status": b.status,
-            "start": iso_z(b.start),
-            "end": iso_z(b.end),
-            "service": b.service.name,
-        }
-        for b in lessons
+        {"id": pk, "status": status, "start": iso_z(start), "end": iso_z(end), "service": name}
+        for pk, status, start, end, name in lessons
     ]
 
 
 def conversation_data(conversation: Conversation, *, viewer_id: int) -> dict:
     """The conversation as `viewer_id` sees it: their unread count and read marker."""
-    conversation = (
-        Conversation.objects.select_related("student", "instructor", "last_message")
-        .filter(pk=conversation.pk)
-        .first()
+    conversation = Conversation.objects.select_related("student", "instructor", "last_message").get(
+        pk=conversation.pk
     )
     marker = (
         Participant.objects.filter(conversation=conversation, user_id=viewer_id)
@@ -75,18 +69,26 @@ def conversation_data(conversation: Conversation, *, viewer_id: int) -> dict:
         .first()
         or 0
     )
-    last = conversation.last_message
+    return conversation_view(
+        conversation, viewer_id=viewer_id, marker=marker, last_message=conversation.last_message
+    )
+
+
+def conversation_view(
+    conversation: Conversation, *, viewer_id: int, marker: int, last_message: Message | None
+) -> dict:
+    """Build the object from parts the caller already holds (student and instructor loaded)."""
     return {
         "id": conversation.pk,
         "student": {"id": conversation.student_id, "name": conversation.student.name},
         "instructor": {"id": conversation.instructor_id, "name": conversation.instructor.name},
         "created_at": iso_z(conversation.created_at),
-        "updated_at": iso_z(conversation.updated_at),
+        "updated_at": iso_z(last_message.created_at if last_message else conversation.updated_at),
         "unread_count": unread_count(
             conversation_id=conversation.pk, user_id=viewer_id, last_read_message_id=marker
         ),
         "last_read_message_id": marker,
-        "last_message": message_data(last) if last else None,
+        "last_message": message_data(last_message) if last_message else None,
         "bookings": _bookings(conversation),
     }
 

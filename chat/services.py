@@ -108,7 +108,14 @@ def message_send(*, user: User, conversation_id: int, body, client_id) -> tuple[
             # Writing means having read everything before it.
             Participant.objects.filter(pk=participant.pk).update(last_read_message_id=message.pk)
             message_event(message, "message.created")
-            conversation_updated(conversation, for_user_id=conversation.other(user.pk))
+            other = conversation.other(user.pk)
+            marker = Participant.objects.filter(conversation=conversation, user_id=other)
+            conversation_updated(
+                conversation,
+                for_user_id=other,
+                marker=marker.values_list("last_read_message_id", flat=True).get(),
+                last_message=message,
+            )
     except IntegrityError:  # the same client_id raced in from another request
         stored = Message.objects.filter(
             conversation_id=conversation_id, sender=user, client_id=client_id
@@ -169,5 +176,11 @@ def read_mark(*, user: User, conversation_id: int, message_id) -> bool:
     if moved:
         read_event(conversation_id=conversation_id, user_id=user.pk, message_id=message_id)
         # The reader's other tabs and devices update their inbox too.
-        conversation_updated(participant.conversation, for_user_id=user.pk)
+        conversation = participant.conversation
+        conversation_updated(
+            conversation,
+            for_user_id=user.pk,
+            marker=message_id,
+            last_message=conversation.last_message,
+        )
     return bool(moved)

@@ -1,7 +1,9 @@
 """`conversation:{id}`: its two participants only, with presence and five publish types."""
 
 import asyncio
+import functools
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from accounts.errors import RateLimited
@@ -15,6 +17,17 @@ from hub.topics import TopicFamily, register_family
 
 def may_join(user, conversation_id: int) -> bool:
     return is_participant(user_id=user.pk, conversation_id=conversation_id)
+
+
+def in_worker_thread(handler):
+    """Run a sync handler on any worker thread, not the one shared thread, so one
+    conversation's database round trips do not queue behind every other's."""
+
+    @functools.wraps(handler)
+    async def run(**kwargs):
+        return await database_sync_to_async(handler, thread_sensitive=False)(**kwargs)
+
+    return run
 
 
 def send(*, user, object_id, data, topic) -> dict:
@@ -57,10 +70,10 @@ CONVERSATION = TopicFamily(
     name="conversation",
     authorize=may_join,
     handlers={
-        "message.send": send,
-        "message.edit": edit,
-        "message.delete": delete,
-        "read": read,
+        "message.send": in_worker_thread(send),
+        "message.edit": in_worker_thread(edit),
+        "message.delete": in_worker_thread(delete),
+        "read": in_worker_thread(read),
         "typing": typing,
     },
     presence=True,

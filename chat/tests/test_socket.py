@@ -160,8 +160,9 @@ async def test_typing_reaches_the_other_side_at_most_once_per_interval(
 
 
 async def test_the_socket_and_rest_share_one_rate_limit(
-    connect, api, student, instructor, conversation
+    connect, api, student, instructor, conversation, settings
 ):
+    settings.CHAT_MESSAGE_RATE_PER_MINUTE = 6  # no refill while the burst is spent
     a, _, topic = await open_pair(connect, student, instructor, conversation)
     (student_token,) = await tokens(student)
     client = api(student_token)
