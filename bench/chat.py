@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import random
 import statistics
 import sys
 import time
@@ -86,6 +87,9 @@ async def run_pairs(url, pairs, seconds, rate, run_id, ready, go, results) -> No
         nonlocal sent, refused
         n = 0
         next_at = time.monotonic()
+        if rate:  # people do not type in step: spread the senders over one interval
+            next_at += random.random() / rate
+            await asyncio.sleep(next_at - time.monotonic())
         while time.monotonic() < deadline:
             body = f"{time.time():.6f} message {n}"
             try:
