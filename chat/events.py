@@ -34,12 +34,15 @@ def read_event(*, conversation_id: int, user_id: int, message_id: int) -> None:
 
 
 def conversation_updated(
-    conversation: Conversation, *, for_user_id: int, marker: int, last_message: Message | None
+    conversation: Conversation,
+    *,
+    for_user_id: int,
+    marker: int,
+    unread: int,
+    last_message: Message | None,
 ) -> None:
     """The inbox row of one participant, sent to that participant's own topic."""
     from chat.selectors import conversation_view
 
-    data = conversation_view(
-        conversation, viewer_id=for_user_id, marker=marker, last_message=last_message
-    )
+    data = conversation_view(conversation, marker=marker, unread=unread, last_message=last_message)
     publish(user_topic(for_user_id), "conversation.updated", data)

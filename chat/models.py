@@ -47,6 +47,8 @@ class Participant(models.Model):
     # Message ids only grow, so "read up to" and "notified up to" are single numbers.
     last_read_message_id = models.BigIntegerField(default=0)
     last_notified_message_id = models.BigIntegerField(default=0)
+    # Kept with every send, read and delete, so no request counts a long unread backlog.
+    unread_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 
 from accounts.errors import Invalid, NotFound
 from accounts.models import User
@@ -34,6 +34,7 @@ def is_participant(*, user_id: int, conversation_id: int) -> bool:
 
 
 def unread_count(*, conversation_id: int, user_id: int, last_read_message_id: int) -> int:
+    """Counted afresh: after a read (a short backlog), and to check the kept counter."""
     return (
         Message.objects.filter(
             conversation_id=conversation_id, id__gt=last_read_message_id, deleted_at__isnull=True
@@ -63,19 +64,18 @@ def conversation_data(conversation: Conversation, *, viewer_id: int) -> dict:
     conversation = Conversation.objects.select_related("student", "instructor", "last_message").get(
         pk=conversation.pk
     )
-    marker = (
+    marker, unread = (
         Participant.objects.filter(conversation=conversation, user_id=viewer_id)
-        .values_list("last_read_message_id", flat=True)
+        .values_list("last_read_message_id", "unread_count")
         .first()
-        or 0
-    )
+    ) or (0, 0)
     return conversation_view(
-        conversation, viewer_id=viewer_id, marker=marker, last_message=conversation.last_message
+        conversation, marker=marker, unread=unread, last_message=conversation.last_message
     )
 
 
 def conversation_view(
-    conversation: Conversation, *, viewer_id: int, marker: int, last_message: Message | None
+    conversation: Conversation, *, marker: int, unread: int, last_message: Message | None
 ) -> dict:
     """Build the object from parts the caller already holds (student and instructor loaded)."""
     return {
@@ -84,9 +84,7 @@ def conversation_view(
         "instructor": {"id": conversation.instructor_id, "name": conversation.instructor.name},
         "created_at": iso_z(conversation.created_at),
         "updated_at": iso_z(last_message.created_at if last_message else conversation.updated_at),
-        "unread_count": unread_count(
-            conversation_id=conversation.pk, user_id=viewer_id, last_read_message_id=marker
-        ),
+        "unread_count": unread,
         "last_read_message_id": marker,
         "last_message": message_data(last_message) if last_message else None,
         "bookings": _bookings(conversation),
@@ -122,16 +120,9 @@ def conversation_list(
 
 
 def unread_total(*, user: User) -> int:
-    """Unread messages across all the user's conversations, in one query."""
-    return (
-        Message.objects.filter(
-            conversation__participants__user=user,
-            id__gt=F("conversation__participants__last_read_message_id"),
-            deleted_at__isnull=True,
-        )
-        .exclude(sender=user)
-        .count()
-    )
+    """Unread messages across all the user's conversations."""
+    total = Participant.objects.filter(user=user).aggregate(total=Sum("unread_count"))["total"]
+    return total or 0
 
 
 def message_history(

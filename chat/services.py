@@ -1,7 +1,8 @@
 """Every write of chat. The socket's `publish` handlers and the REST views call these."""
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
@@ -9,7 +10,7 @@ from accounts.models import Role, User
 from bookings.models import Booking
 from chat.events import conversation_updated, message_event, read_event
 from chat.models import Conversation, Message, Participant
-from chat.selectors import participant_get
+from chat.selectors import participant_get, unread_count
 from hub.ratelimit import Rate, take
 
 MAX_BODY = 4000
@@ -106,15 +107,14 @@ def message_send(*, user: User, conversation_id: int, body, client_id) -> tuple[
                 last_message=message, updated_at=message.created_at
             )
             # Writing means having read everything before it.
-            Participant.objects.filter(pk=participant.pk).update(last_read_message_id=message.pk)
+            Participant.objects.filter(pk=participant.pk).update(
+                last_read_message_id=message.pk, unread_count=0
+            )
             message_event(message, "message.created")
             other = conversation.other(user.pk)
-            marker = Participant.objects.filter(conversation=conversation, user_id=other)
+            marker, unread = _one_more_unread(conversation.pk, other)
             conversation_updated(
-                conversation,
-                for_user_id=other,
-                marker=marker.values_list("last_read_message_id", flat=True).get(),
-                last_message=message,
+                conversation, for_user_id=other, marker=marker, unread=unread, last_message=message
             )
     except IntegrityError:  # the same client_id raced in from another request
         stored = Message.objects.filter(
@@ -124,6 +124,19 @@ def message_send(*, user: User, conversation_id: int, body, client_id) -> tuple[
             raise
         return stored, False
     return message, True
+
+
+def _one_more_unread(conversation_id: int, user_id: int) -> tuple[int, int]:
+    """Count a new message for its recipient; returns their read marker and unread count."""
+    table = Participant._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET unread_count = unread_count + 1"
+            " WHERE conversation_id = %s AND user_id = %s"
+            " RETURNING last_read_message_id, unread_count",
+            [conversation_id, user_id],
+        )
+        return cursor.fetchone()
 
 
 def _own_message(user: User, conversation_id: int, message_id) -> Message:
@@ -159,6 +172,12 @@ def message_delete(*, user: User, conversation_id: int, message_id) -> Message:
     message.body = ""
     message.deleted_at = timezone.now()
     message.save(update_fields=["body", "deleted_at"])
+    # If the other side had not read it yet, it no longer counts as unread.
+    Participant.objects.filter(
+        conversation_id=conversation_id,
+        last_read_message_id__lt=message.pk,
+        unread_count__gt=0,
+    ).exclude(user=user).update(unread_count=F("unread_count") - 1)
     message_event(message, "message.deleted")
     return message
 
@@ -174,6 +193,11 @@ def read_mark(*, user: User, conversation_id: int, message_id) -> bool:
         pk=participant.pk, last_read_message_id__lt=message_id
     ).update(last_read_message_id=message_id)
     if moved:
+        # Counted afresh under the row lock the update took: what is left is short.
+        unread = unread_count(
+            conversation_id=conversation_id, user_id=user.pk, last_read_message_id=message_id
+        )
+        Participant.objects.filter(pk=participant.pk).update(unread_count=unread)
         read_event(conversation_id=conversation_id, user_id=user.pk, message_id=message_id)
         # The reader's other tabs and devices update their inbox too.
         conversation = participant.conversation
@@ -181,6 +205,7 @@ def read_mark(*, user: User, conversation_id: int, message_id) -> bool:
             conversation,
             for_user_id=user.pk,
             marker=message_id,
+            unread=unread,
             last_message=conversation.last_message,
         )
     return bool(moved)

@@ -279,3 +279,40 @@ def test_rate_limit_refuses_the_eleventh_of_a_burst_and_stores_nothing(
     settings.CHAT_MESSAGE_RATE_PER_MINUTE = 600  # an operator raises the rate: ten a second
     time.sleep(0.25)  # two tokens come back
     assert send(as_student, conversation.pk, client_id="b10").status_code == 201
+
+
+def test_kept_unread_counts_always_match_a_fresh_count(student, instructor, conversation, settings):
+    """Sends, reads and deletes from both sides, in a fixed shuffle: after each step the
+    counter kept on each participant equals a count of the messages themselves."""
+    import random
+
+    from chat.models import Participant
+    from chat.selectors import unread_count
+    from chat.services import message_delete, read_mark
+
+    settings.CHAT_MESSAGE_BURST = 100  # the rate limit is not what this is about
+    people = [student, instructor]
+    sent: dict[int, list[int]] = {student.pk: [], instructor.pk: []}
+    shuffle = random.Random(7)
+    for step in range(60):
+        who = shuffle.choice(people)
+        other = instructor if who == student else student
+        action = shuffle.choice(["send", "send", "send", "read", "delete"])
+        if action == "send":
+            message, _ = message_send(
+                user=who, conversation_id=conversation.pk, body="x", client_id=f"k{step}"
+            )
+            sent[who.pk].append(message.pk)
+        elif action == "read" and sent[other.pk]:
+            read_mark(user=who, conversation_id=conversation.pk,
+                      message_id=shuffle.choice(sent[other.pk]))  # fmt: skip
+        elif action == "delete" and sent[who.pk]:
+            message_id = sent[who.pk].pop(shuffle.randrange(len(sent[who.pk])))
+            message_delete(user=who, conversation_id=conversation.pk, message_id=message_id)
+        for participant in Participant.objects.filter(conversation=conversation):
+            fresh = unread_count(
+                conversation_id=conversation.pk,
+                user_id=participant.user_id,
+                last_read_message_id=participant.last_read_message_id,
+            )
+            assert participant.unread_count == fresh, (step, action)
