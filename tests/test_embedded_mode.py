@@ -46,6 +46,53 @@ async def websocket_auth_and_ping(url: str, token: str) -> list[dict]:
         return [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
 
 
+async def demo_people_book_and_chat(base: str, port: int) -> None:
+    from datetime import date, timedelta
+
+    from hub.client import Event, HubClient
+
+    def login(email: str) -> dict:
+        return post(f"{base}/api/v1/auth/token", {"email": email, "password": "lessons-demo-2026"})[
+            1
+        ]
+
+    student, teacher = login("student@example.com"), login("instructor@example.com")
+    teacher_id = teacher["user"]["id"]
+    service_id = get(f"{base}/api/v1/instructors/{teacher_id}", student["token"])["services"][0][
+        "id"
+    ]
+    start, end = date.today() + timedelta(days=2), date.today() + timedelta(days=9)
+    slots = get(
+        f"{base}/api/v1/instructors/{teacher_id}/slots?service_id={service_id}"
+        f"&start={start}&end={end}&tz=UTC",
+        student["token"],
+    )["slots"]
+    status, conversation = post(
+        f"{base}/api/v1/conversations", {"participant_id": teacher_id}, student["token"]
+    )
+    assert status == 201
+    topic = f"conversation:{conversation['id']}"
+    url = f"ws://127.0.0.1:{port}/ws/v1/"
+    async with HubClient(url, teacher["token"]) as other, HubClient(url, student["token"]) as me:
+        await other.subscribe(f"user:{teacher_id}")
+        await other.subscribe(topic)
+        status, booking = await asyncio.to_thread(
+            post,
+            f"{base}/api/v1/bookings",
+            {"service_id": service_id, "start": slots[0]["start"], "location_type": "online"},
+            student["token"],
+        )
+        assert (status, booking["status"]) == (201, "confirmed")
+        await me.publish(topic, "message.send", {"body": "See you then!", "client_id": "e1"})
+        heard: dict[str, Event] = {}
+        while not {"booking.confirmed", "message.created"} <= heard.keys():
+            event = await other.next_event(10)
+            if isinstance(event, Event):
+                heard[event.type] = event
+        assert heard["booking.confirmed"].data["id"] == booking["id"]
+        assert heard["message.created"].data["body"] == "See you then!"
+
+
 @pytest.fixture
 def embedded_env(tmp_path):
     env = child_env(**EMBEDDED, DATA_DIR=str(tmp_path))
@@ -93,6 +140,9 @@ def test_make_run_server_end_to_end(embedded_env, tmp_path):
         )
         assert auth["ok"] and auth["data"]["user_id"] == registered["user"]["id"]
         assert pong == {"op": "reply", "ok": True, "data": {}, "ref": 2}
+
+        # The demo people book and chat, and the other side hears it live.
+        asyncio.run(demo_people_book_and_chat(base, port))
 
         # A background job goes through the folder broker to the worker.
         database = tmp_path / "db.sqlite3"
