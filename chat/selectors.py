@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, Sum
 
 from accounts.errors import Invalid, NotFound
 from accounts.models import User
@@ -44,6 +44,14 @@ def unread_count(*, conversation_id: int, user_id: int, last_read_message_id: in
     )
 
 
+def _lesson(pk, status, start, end, service_name) -> dict:
+    return {"id": pk, "status": status, "start": iso_z(start), "end": iso_z(end),
+            "service": service_name}  # fmt: skip
+
+
+LESSON_FIELDS = ("pk", "status", "start", "end", "service__name")
+
+
 def _bookings(conversation: Conversation) -> list[dict]:
     """The pair's lessons, newest first, so the chat pane shows what it is about."""
     lessons = (
@@ -51,12 +59,27 @@ def _bookings(conversation: Conversation) -> list[dict]:
             student_id=conversation.student_id, instructor_id=conversation.instructor_id
         )
         .order_by("-start")
-        .values_list("pk", "status", "start", "end", "service__name")[:BOOKINGS_SHOWN]
+        .values_list(*LESSON_FIELDS)[:BOOKINGS_SHOWN]
     )
-    return [
-        {"id": pk, "status": status, "start": iso_z(start), "end": iso_z(end), "service": name}
-        for pk, status, start, end, name in lessons
-    ]
+    return [_lesson(*row) for row in lessons]
+
+
+def _bookings_of_pairs(conversations: list[Conversation]) -> dict[tuple[int, int], list[dict]]:
+    """The lessons of a page of conversations in one query, grouped by pair."""
+    pairs = {(c.student_id, c.instructor_id) for c in conversations}
+    found: dict[tuple[int, int], list[dict]] = {pair: [] for pair in pairs}
+    if not pairs:
+        return found
+    lessons = Booking.objects.filter(
+        student_id__in={s for s, _ in pairs}, instructor_id__in={i for _, i in pairs}
+    ).order_by("-start")
+    for student_id, instructor_id, *row in lessons.values_list(
+        "student_id", "instructor_id", *LESSON_FIELDS
+    ):
+        kept = found.get((student_id, instructor_id))
+        if kept is not None and len(kept) < BOOKINGS_SHOWN:
+            kept.append(_lesson(*row))
+    return found
 
 
 def conversation_data(conversation: Conversation, *, viewer_id: int) -> dict:
@@ -75,7 +98,12 @@ def conversation_data(conversation: Conversation, *, viewer_id: int) -> dict:
 
 
 def conversation_view(
-    conversation: Conversation, *, marker: int, unread: int, last_message: Message | None
+    conversation: Conversation,
+    *,
+    marker: int,
+    unread: int,
+    last_message: Message | None,
+    bookings: list[dict] | None = None,
 ) -> dict:
     """Build the object from parts the caller already holds (student and instructor loaded)."""
     return {
@@ -87,36 +115,53 @@ def conversation_view(
         "unread_count": unread,
         "last_read_message_id": marker,
         "last_message": message_data(last_message) if last_message else None,
-        "bookings": _bookings(conversation),
+        "bookings": _bookings(conversation) if bookings is None else bookings,
     }
 
 
 def conversation_list(
     *, user: User, cursor: str | None, limit: int
 ) -> tuple[list[dict], str | None, int]:
-    """The user's conversations, most recently active first, and their total unread count."""
-    conversations: QuerySet[Conversation] = Conversation.objects.filter(
-        participants__user=user
-    ).order_by("-updated_at", "-id")
+    """The user's conversations, most recently active first, and their total unread count.
+
+    A page costs three queries whatever its length: the user's places, the pairs'
+    lessons and the unread total.
+    """
+    places = (
+        Participant.objects.filter(user=user)
+        .select_related(
+            "conversation__student", "conversation__instructor", "conversation__last_message"
+        )
+        .order_by("-conversation__updated_at", "-conversation_id")
+    )
     if cursor:
         at_iso, before_id = cursor_decode(cursor, length=2)
         try:
             at = datetime.fromisoformat(at_iso)
         except (TypeError, ValueError):
             raise Invalid("This cursor is not valid.", details={"cursor": "invalid"}) from None
-        conversations = conversations.filter(
-            Q(updated_at__lt=at) | Q(updated_at=at, id__lt=before_id)
+        places = places.filter(
+            Q(conversation__updated_at__lt=at)
+            | Q(conversation__updated_at=at, conversation_id__lt=before_id)
         )
-    page = list(conversations[: limit + 1])
+    page = list(places[: limit + 1])
     next_cursor = None
     if len(page) > limit:
-        last = page[limit - 1]
+        last = page[limit - 1].conversation
         next_cursor = cursor_encode([last.updated_at.isoformat(), last.pk])
-    return (
-        [conversation_data(c, viewer_id=user.pk) for c in page[:limit]],
-        next_cursor,
-        unread_total(user=user),
-    )
+    page = page[:limit]
+    lessons = _bookings_of_pairs([p.conversation for p in page])
+    items = [
+        conversation_view(
+            p.conversation,
+            marker=p.last_read_message_id,
+            unread=p.unread_count,
+            last_message=p.conversation.last_message,
+            bookings=lessons[(p.conversation.student_id, p.conversation.instructor_id)],
+        )
+        for p in page
+    ]
+    return items, next_cursor, unread_total(user=user)
 
 
 def unread_total(*, user: User) -> int:

@@ -316,3 +316,18 @@ def test_kept_unread_counts_always_match_a_fresh_count(student, instructor, conv
                 last_read_message_id=participant.last_read_message_id,
             )
             assert participant.unread_count == fresh, (step, action)
+
+
+def test_an_inbox_page_costs_the_same_queries_however_long(
+    as_student, student, make_user, django_assert_max_num_queries, settings
+):
+    from chat.services import conversation_open
+
+    settings.CHAT_MESSAGE_BURST = 100
+
+    for _ in range(12):
+        conversation = conversation_open(user=student, participant_id=make_user("instructor").pk)[0]
+        message_send(user=student, conversation_id=conversation.pk, body="hi", client_id="x")
+    with django_assert_max_num_queries(6):  # auth, token touch, places, lessons, total
+        page = as_student.call("get", "/api/v1/conversations?limit=12").json()
+    assert len(page["items"]) == 12 and page["unread_total"] == 0
