@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from datetime import datetime
 
 import orjson
 
@@ -25,3 +26,16 @@ def cursor_decode(cursor: str, *, length: int) -> list:
     if not isinstance(position, list) or len(position) != length:
         raise Invalid("This cursor is not valid.", details={"cursor": "invalid"})
     return position
+
+
+def moment_cursor_encode(moment: datetime, pk: int) -> str:
+    """A cursor for lists ordered by a time and then an id."""
+    return cursor_encode([moment.isoformat(), pk])
+
+
+def moment_cursor_decode(cursor: str) -> tuple[datetime, int]:
+    moment_iso, pk = cursor_decode(cursor, length=2)
+    try:
+        return datetime.fromisoformat(moment_iso), int(pk)
+    except (TypeError, ValueError):
+        raise Invalid("This cursor is not valid.", details={"cursor": "invalid"}) from None

@@ -11,7 +11,12 @@ from django.utils import timezone
 
 from accounts.errors import Invalid, NotFound
 from accounts.models import Role, User
-from accounts.pagination import cursor_decode, cursor_encode
+from accounts.pagination import (
+    cursor_decode,
+    cursor_encode,
+    moment_cursor_decode,
+    moment_cursor_encode,
+)
 from accounts.timezones import is_valid_timezone
 from bookings.models import (
     HOLDING_STATUSES,
@@ -235,15 +240,11 @@ def booking_list(
             raise Invalid("Unknown status.", details={"status": "unknown"})
         bookings = bookings.filter(status=status)
     if cursor:
-        start_iso, after_id = cursor_decode(cursor, length=2)
-        try:
-            after_start = datetime.fromisoformat(start_iso)
-        except (TypeError, ValueError):
-            raise Invalid("This cursor is not valid.", details={"cursor": "invalid"}) from None
+        after_start, after_id = moment_cursor_decode(cursor)
         bookings = bookings.filter(Q(start__gt=after_start) | Q(start=after_start, pk__gt=after_id))
     page = list(bookings[: limit + 1])
     next_cursor = None
     if len(page) > limit:
         last = page[limit - 1]
-        next_cursor = cursor_encode([last.start.isoformat(), last.pk])
+        next_cursor = moment_cursor_encode(last.start, last.pk)
     return page[:limit], next_cursor

@@ -1,12 +1,11 @@
 """Reads: a user's conversations with unread counts, and message history."""
 
-from datetime import datetime
 
 from django.db.models import Q, Sum
 
-from accounts.errors import Invalid, NotFound
+from accounts.errors import NotFound
 from accounts.models import User
-from accounts.pagination import cursor_decode, cursor_encode
+from accounts.pagination import moment_cursor_decode, moment_cursor_encode
 from bookings.models import Booking
 from chat.events import message_data
 from chat.models import Conversation, Message, Participant
@@ -135,11 +134,7 @@ def conversation_list(
         .order_by("-conversation__updated_at", "-conversation_id")
     )
     if cursor:
-        at_iso, before_id = cursor_decode(cursor, length=2)
-        try:
-            at = datetime.fromisoformat(at_iso)
-        except (TypeError, ValueError):
-            raise Invalid("This cursor is not valid.", details={"cursor": "invalid"}) from None
+        at, before_id = moment_cursor_decode(cursor)
         places = places.filter(
             Q(conversation__updated_at__lt=at)
             | Q(conversation__updated_at=at, conversation_id__lt=before_id)
@@ -148,7 +143,7 @@ def conversation_list(
     next_cursor = None
     if len(page) > limit:
         last = page[limit - 1].conversation
-        next_cursor = cursor_encode([last.updated_at.isoformat(), last.pk])
+        next_cursor = moment_cursor_encode(last.updated_at, last.pk)
     page = page[:limit]
     lessons = _bookings_of_pairs([p.conversation for p in page])
     items = [
