@@ -1,6 +1,5 @@
 """Reads: a user's conversations with unread counts, and message history."""
 
-
 from django.db.models import Q, Sum
 
 from accounts.errors import NotFound
