@@ -22,7 +22,9 @@ from typing import Any
 
 import orjson
 import websockets
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Opcode
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,26 @@ class Resync:
     topic: str
     seq: int
     epoch: str
+
+
+class _FrameConnection(ClientConnection):
+    """websockets' client connection, handing each whole text frame on as it is parsed.
+
+    A frame goes straight from the socket's read callback to `on_text` (as bytes,
+    which orjson parses without a str copy) instead of through websockets' message
+    queue and a reader task's wake-up: one event costs one callback, not a task
+    step per connection. Fragmented and binary messages take websockets' own path.
+    """
+
+    def __init__(self, protocol, on_text, **kwargs):
+        super().__init__(protocol, **kwargs)
+        self._on_text = on_text
+
+    def process_event(self, event) -> None:
+        if self.response is not None and event.opcode is Opcode.TEXT and event.fin:
+            self._on_text(event.data)
+        else:
+            super().process_event(event)
 
 
 @dataclass
@@ -107,7 +129,11 @@ class HubClient:
         """Open the socket, authenticate, and resubscribe whatever was subscribed."""
         headers = {"Origin": self.origin} if self.origin else None
         self._ws = await websockets.connect(
-            self.url, additional_headers=headers, max_size=2**20, ping_interval=None
+            self.url,
+            additional_headers=headers,
+            max_size=2**20,
+            ping_interval=None,
+            create_connection=self._make_connection,
         )
         self._reader = asyncio.create_task(self._read_loop(self._ws))
         auth = await self.request("auth", token=self.token)
@@ -129,10 +155,25 @@ class HubClient:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
 
-    async def _read_loop(self, ws) -> None:
+    def _make_connection(self, protocol, **kwargs) -> _FrameConnection:
+        return _FrameConnection(protocol, self._on_text, **kwargs)
+
+    def _on_text(self, data: bytes) -> None:
         try:
-            async for text in ws:
-                self._on_frame(orjson.loads(text))
+            frame = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            logger.warning("Unparseable frame from the server: %.200r", data)
+            return
+        try:
+            self._on_frame(frame)
+        except Exception:  # never let one odd frame break the socket's read callback
+            logger.exception("Could not handle a frame from the server")
+
+    async def _read_loop(self, ws) -> None:
+        """Wait for the connection to end (frames arrive through `_on_text`), then react."""
+        try:
+            async for text in ws:  # only fragmented or binary messages come this way
+                self._on_text(text)
         except ConnectionClosed:
             pass
         code = ws.close_code
