@@ -4,6 +4,8 @@ A small websockets server stands in for the hub so the client can be fed frames
 the real server never sends (fragmented, binary, unparseable, malformed).
 """
 
+import logging
+
 import orjson
 import pytest
 from websockets.asyncio.server import serve
@@ -45,6 +47,7 @@ async def stand_in_url():
 
 
 async def test_frames_in_any_shape_reach_the_events_in_order(stand_in_url, caplog):
+    caplog.set_level(logging.WARNING, logger="hub.client")
     async with HubClient(stand_in_url, "token", reconnect=False) as client:
         await client.subscribe("user:1")
         received = [await client.next_event(timeout=5) for _ in range(3)]
