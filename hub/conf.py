@@ -36,3 +36,18 @@ def presence_ttl() -> float:
 def gc_oldest_interval() -> float:
     """Under daphne, seconds between full GC collections (0: leave CPython's own schedule)."""
     return hub_setting("GC_OLDEST_INTERVAL_SECONDS", 60.0)
+
+
+def gc_thaw_after_closed() -> int:
+    """Closed connections after which the frozen objects are collected again (their cycles)."""
+    return hub_setting("GC_THAW_AFTER_CLOSED_CONNECTIONS", 1000)
+
+
+def gc_thaw_interval() -> float:
+    """At most this many seconds between full collections of the frozen objects too."""
+    return hub_setting("GC_THAW_INTERVAL_SECONDS", 3600.0)
+
+
+def gc_after_new_connections() -> int:
+    """New connections (or subscriptions) after which a full collection runs once they settle."""
+    return hub_setting("GC_AFTER_NEW_CONNECTIONS", 200)
