@@ -172,6 +172,11 @@ HUB_OUTGOING_QUEUE_FRAMES = int(env_float("HUB_OUTGOING_QUEUE_FRAMES", 1000))
 # worker, a shell), so it runs often; with Redis it only heals lost messages.
 HUB_TAIL_INTERVAL_SECONDS = env_float("HUB_TAIL_INTERVAL_SECONDS", 2.0 if REDIS_URL else 0.3)
 HUB_PRESENCE_TTL_SECONDS = env_float("HUB_PRESENCE_TTL_SECONDS", 60)
+# Under daphne: when the server's full GC collections run (see docs/architecture.md).
+HUB_GC_OLDEST_INTERVAL_SECONDS = env_float("HUB_GC_OLDEST_INTERVAL_SECONDS", 60)
+HUB_GC_THAW_AFTER_CLOSED_CONNECTIONS = int(env_float("HUB_GC_THAW_AFTER_CLOSED_CONNECTIONS", 1000))
+HUB_GC_THAW_INTERVAL_SECONDS = env_float("HUB_GC_THAW_INTERVAL_SECONDS", 3600)
+HUB_GC_AFTER_NEW_CONNECTIONS = int(env_float("HUB_GC_AFTER_NEW_CONNECTIONS", 200))
 
 # --- Celery --------------------------------------------------------------------
 if REDIS_URL:
