@@ -156,3 +156,14 @@ def tokens_prune() -> int:
     cutoff = timezone.now() - REVOKED_TOKEN_RETENTION
     deleted, _ = ApiToken.objects.filter(revoked_at__lt=cutoff).delete()
     return deleted
+
+
+def tokens_still_valid(*, token_ids: set[int]) -> set[int]:
+    """Those of `token_ids` not revoked and whose user is still active."""
+    if not token_ids:
+        return set()
+    return set(
+        ApiToken.objects.filter(
+            pk__in=token_ids, revoked_at__isnull=True, user__is_active=True
+        ).values_list("pk", flat=True)
+    )

@@ -21,8 +21,10 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from accounts.services import tokens_still_valid
 from hub import conf, registry, selectors
 from hub.presence import MemoryPresence, RedisPresence
+from hub.protocol import CLOSE_UNAUTHORIZED
 from hub.services import publish_ephemeral, stored_event_frame
 from hub.topics import group_name
 from hub.wire import Outgoing
@@ -296,6 +298,7 @@ class Fanout:
 
     async def renew_presence(self) -> None:
         self._heartbeat_due = True
+        await self.close_revoked()
         entries = [
             (topic, connection.user.pk, connection.connection_id)
             for connection in self.connections
@@ -306,6 +309,28 @@ class Fanout:
         for topic in {topic for topic, _, _ in entries}:
             for user_id in await self.presence.sweep(topic):
                 await publish_ephemeral(topic, "presence.leave", {"user_id": user_id})
+
+    async def close_revoked(self) -> None:
+        """Close (4001) sockets whose token was revoked or whose user was deactivated.
+
+        One query per process per presence interval, so a logout or a blocked
+        account ends its open sockets within about 20 s, on every process.
+        """
+        by_token: dict[int, list] = {}
+        for connection in self.connections:
+            api_token = getattr(connection.user, "api_token", None)
+            if api_token is not None:
+                by_token.setdefault(api_token.pk, []).append(connection)
+        if not by_token:
+            return
+        valid = await database_sync_to_async(tokens_still_valid)(token_ids=set(by_token))
+        for token_id, connections in by_token.items():
+            if token_id not in valid:
+                for connection in connections:
+                    logger.info(
+                        "Closing %s: its token is no longer valid", connection.connection_id
+                    )
+                    await connection.close(code=CLOSE_UNAUTHORIZED)
 
     # --- shutdown --------------------------------------------------------------
 

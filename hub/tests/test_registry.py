@@ -63,3 +63,26 @@ def test_recording_a_batch_twice_changes_nothing(make_user):
     for _ in range(2):
         connections_record(process_id="p", opened={}, closed=["c1"], heartbeat=False)
     assert users_connected([user.pk]) == set()
+
+
+async def test_a_revoked_token_closes_its_open_sockets_with_4001(ws_user, connect):
+    from accounts.models import ApiToken
+    from accounts.services import token_create, token_revoke
+    from hub.fanout import Fanout
+
+    user, token = await ws_user()
+    revoked_socket = await connect(token)
+    (other_token,) = [await database_sync_to_async(lambda: token_create(user=user)[1])()]
+    kept_socket = await connect(other_token)
+
+    await Fanout.current().close_revoked()  # what every presence renewal runs
+    assert (await kept_socket.call("ping"))["ok"] and (await revoked_socket.call("ping"))["ok"]
+
+    api_token = await database_sync_to_async(
+        lambda: ApiToken.objects.filter(user=user).order_by("id").first()
+    )()
+    await database_sync_to_async(token_revoke)(api_token=api_token)
+    await Fanout.current().close_revoked()
+    closed = await revoked_socket.comm.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4001}
+    assert (await kept_socket.call("ping"))["ok"]  # the user's other token still works
