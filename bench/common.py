@@ -167,3 +167,36 @@ async def _subscribe_and_receive(url, token, topic, count, events, timeout, read
     stats["cpu_system"] = cpu_after.system - cpu_before.system
     results.put({"receipts": receipts, **stats})
     await close_clients(clients)
+
+
+def time_gets(base_url: str, token: str, paths: list[str], warmup: int = 5):
+    """GET each path in turn over one keep-alive connection, as a client app would.
+
+    Returns the sorted timings in ms (the first `warmup` requests not counted) and
+    the last answer's parsed body.
+    """
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    target = urlsplit(base_url)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+    headers = {"Authorization": f"Bearer {token}"}
+    timings, body = [], None
+    for index, path in enumerate(paths):
+        began = time.perf_counter()
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        raw = response.read()
+        elapsed = (time.perf_counter() - began) * 1000
+        if response.status != 200:
+            raise SystemExit(f"HTTP {response.status}: {raw[:300]!r}")
+        body = json.loads(raw)
+        if index >= warmup:
+            timings.append(elapsed)
+    connection.close()
+    return sorted(timings), body
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]

@@ -9,17 +9,13 @@ each. The page query is an index range scan, so the figures should match.
 """
 
 import argparse
-import http.client
-import json
 import statistics
 import sys
-import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import django_setup
+from bench.common import django_setup, percentile, time_gets
 
 SIZES = (100_000, 10)
 
@@ -64,29 +60,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
     token, conversations = setup()
-    target = urlsplit(args.url)
-    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-    headers = {"Authorization": f"Bearer {token}"}
     for size, (conversation_id, befores) in conversations.items():
-        timings = []
-        for index in range(args.requests + 5):
-            before = befores[index % len(befores)]
-            path = f"/api/v1/conversations/{conversation_id}/messages?before={before}&limit=50"
-            began = time.perf_counter()
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-            elapsed = (time.perf_counter() - began) * 1000
-            if response.status != 200:
-                raise SystemExit(f"HTTP {response.status}: {body[:300]!r}")
-            json.loads(body)
-            if index >= 5:
-                timings.append(elapsed)
-        timings.sort()
-        p99 = timings[min(len(timings) - 1, int(0.99 * len(timings)))]
+        paths = [
+            f"/api/v1/conversations/{conversation_id}/messages?before={befores[i % len(befores)]}"
+            "&limit=50"
+            for i in range(args.requests + 5)
+        ]
+        timings, _ = time_gets(args.url, token, paths)
         print(
             f"{size:>7} messages: GET a 50-message page x{len(timings)}: "
-            f"p50 {statistics.median(timings):.1f} ms, p99 {p99:.1f} ms"
+            f"p50 {statistics.median(timings):.1f} ms, p99 {percentile(timings, 99):.1f} ms"
         )
 
 

@@ -9,18 +9,14 @@ slot of the next 60 days booked; then times GET .../slots for all 60 days.
 """
 
 import argparse
-import http.client
-import json
 import statistics
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import django_setup
+from bench.common import django_setup, percentile, time_gets
 
 INSTRUCTOR = "bench-busy@example.com"
 STUDENT = "bench-student@example.com"
@@ -88,26 +84,11 @@ def main() -> None:
         f"/api/v1/instructors/{instructor_id}/slots?service_id={service_id}"
         f"&start={start}&end={end}&tz=America/New_York"
     )
-    target = urlsplit(args.url)
-    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-    headers = {"Authorization": f"Bearer {token}"}
-    timings = []
-    slots = 0
-    for index in range(args.requests + 5):
-        began = time.perf_counter()
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-        elapsed = (time.perf_counter() - began) * 1000
-        if response.status != 200:
-            raise SystemExit(f"HTTP {response.status}: {body[:300]!r}")
-        slots = len(json.loads(body)["slots"])
-        if index >= 5:  # the first few warm caches and the connection
-            timings.append(elapsed)
-    timings.sort()
+    timings, answer = time_gets(args.url, token, [path] * (args.requests + 5))
+    slots = len(answer["slots"])
 
     def pct(p: float) -> float:
-        return timings[min(len(timings) - 1, int(p / 100 * len(timings)))]
+        return percentile(timings, p)
 
     print(f"{args.days} days, {booked} bookings held, {slots} free slots per answer")
     print(
