@@ -123,12 +123,7 @@ def booking_create(
             )
             booking = _reload(booking.pk)
             booking_event(booking, "booking.created")
-            availability_changed(
-                instructor_id=booking.instructor_id,
-                start=booking.hold_start,
-                end=booking.hold_end,
-                reason="booked",
-            )
+            _held_time_changed(booking, "booked")
     except IntegrityError:
         # Another request won: the overlap constraint, or the same Idempotency-Key.
         earlier = _earlier_with_key(student, idempotency_key)
@@ -184,11 +179,12 @@ def _payment_failed(booking: Booking) -> Booking:
             booking = _reload(booking.pk)
             payment_event(booking, "payment.failed")
             booking_event(booking, "booking.cancelled")
-            _released(booking, "payment_failed")
+            _held_time_changed(booking, "payment_failed")
     return _reload(booking.pk)
 
 
-def _released(booking: Booking, reason: str) -> None:
+def _held_time_changed(booking: Booking, reason: str) -> None:
+    """Calendars showing the booking's held time refetch it: taken or freed."""
     availability_changed(
         instructor_id=booking.instructor_id,
         start=booking.hold_start,
@@ -231,7 +227,7 @@ def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
             raise Conflict(f"A {current.status} booking cannot be cancelled.")
         booking = _reload(booking_id)
         booking_event(booking, "booking.cancelled")
-        _released(booking, "cancelled")
+        _held_time_changed(booking, "cancelled")
     return booking_payment_settle(booking_id=booking_id)
 
 
@@ -275,12 +271,7 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
         availability_changed(
             instructor_id=booking.instructor_id, start=old_start, end=old_end, reason="rescheduled"
         )
-        availability_changed(
-            instructor_id=booking.instructor_id,
-            start=booking.hold_start,
-            end=booking.hold_end,
-            reason="booked",
-        )
+        _held_time_changed(booking, "booked")
     return booking
 
 
@@ -297,7 +288,7 @@ def booking_expire(*, booking_id: int) -> bool:
             return False
         booking = _reload(booking_id)
         booking_event(booking, "booking.expired")
-        _released(booking, "expired")
+        _held_time_changed(booking, "expired")
     booking_payment_settle(booking_id=booking_id)
     return True
 
