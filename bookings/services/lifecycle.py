@@ -52,6 +52,17 @@ def _student_is_busy(student: User, start: datetime, end: datetime, ignore_id=No
     return lessons.exclude(pk=ignore_id).exists()
 
 
+def _lesson_times(service: Service, start: datetime) -> dict[str, datetime]:
+    """The lesson, and the time it holds: widened by the service's buffers."""
+    end = start + timedelta(minutes=service.duration_minutes)
+    return {
+        "start": start,
+        "end": end,
+        "hold_start": start - timedelta(minutes=service.buffer_before_minutes),
+        "hold_end": end + timedelta(minutes=service.buffer_after_minutes),
+    }
+
+
 def _earlier_with_key(student: User, idempotency_key: str) -> Booking | None:
     if not idempotency_key:
         return None
@@ -111,10 +122,7 @@ def booking_create(
                 instructor_id=service.instructor_id,
                 service=service,
                 status=BookingStatus.PENDING_PAYMENT,
-                start=start,
-                end=end,
-                hold_start=start - timedelta(minutes=service.buffer_before_minutes),
-                hold_end=end + timedelta(minutes=service.buffer_after_minutes),
+                **_lesson_times(service, start),
                 location_type=location_type,
                 note=note,
                 price_cents=service.price_cents,
@@ -255,10 +263,7 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
                 moved = _swap(
                     booking.pk,
                     allowed=HOLDING_STATUSES,
-                    start=start,
-                    end=end,
-                    hold_start=start - timedelta(minutes=service.buffer_before_minutes),
-                    hold_end=end + timedelta(minutes=service.buffer_after_minutes),
+                    **_lesson_times(service, start),
                     reminder_24h_sent_at=None,
                     reminder_1h_sent_at=None,
                 )
