@@ -144,12 +144,6 @@ class BookingStatus(models.TextChoices):
 
 # The states that hold the instructor's time; the exclusion constraint covers only these.
 HOLDING_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
-FINAL_STATUSES = (
-    BookingStatus.CANCELLED,
-    BookingStatus.EXPIRED,
-    BookingStatus.COMPLETED,
-    BookingStatus.NO_SHOW,
-)
 
 
 class Booking(models.Model):
@@ -223,7 +217,3 @@ class Booking(models.Model):
 
     def __str__(self) -> str:
         return f"Booking {self.pk} ({self.status})"
-
-    @property
-    def holds_time(self) -> bool:
-        return self.status in HOLDING_STATUSES
