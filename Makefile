@@ -12,7 +12,7 @@ export HOST PORT
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/hub)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: run test lint format install lock bench clean
+.PHONY: run test lint format install lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

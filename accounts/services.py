@@ -11,9 +11,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.errors import Conflict, Invalid, Unauthorized
 from accounts.models import ApiToken, Role, User
-from accounts.timezones import is_valid_timezone
+from conventions.errors import Conflict, Invalid, Unauthorized
+from conventions.timezones import is_valid_timezone
 
 TOKEN_PREFIX = "hub_"
 

@@ -6,7 +6,6 @@ payments and live calendars in step. The actions call those services.
 
 from django.contrib import admin, messages
 
-from accounts.errors import ServiceError
 from bookings import services
 from bookings.models import (
     HOLDING_STATUSES,
@@ -16,6 +15,7 @@ from bookings.models import (
     InstructorProfile,
     Service,
 )
+from conventions.errors import ServiceError
 
 
 class ServiceInline(admin.TabularInline):

@@ -3,8 +3,6 @@
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Status
 
-from accounts.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from accounts.schemas import BoundedDate, ObjectId
 from bookings import selectors, services
 from bookings.events import booking_data
 from bookings.schemas import (
@@ -24,7 +22,9 @@ from bookings.schemas import (
     ServiceOut,
     SlotsOut,
 )
-from hub.services import iso_z
+from conventions.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from conventions.times import iso_z
+from conventions.types import BoundedDate, ObjectId
 
 router = Router(tags=["bookings"])
 

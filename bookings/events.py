@@ -7,7 +7,8 @@ transports share `booking_data`.
 from datetime import datetime
 
 from bookings.models import Booking
-from hub.services import iso_z, publish
+from conventions.times import iso_z
+from hub.services import publish
 from hub.topics import user_topic
 
 

@@ -6,8 +6,8 @@ from datetime import time
 from ninja import Schema
 from pydantic import Field, field_validator
 
-from accounts.schemas import BoundedMoment, ObjectId
 from bookings.models import LocationType
+from conventions.types import BoundedMoment, ObjectId
 
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 

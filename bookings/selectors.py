@@ -9,15 +9,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from accounts.errors import Invalid, NotFound
 from accounts.models import Role, User
-from accounts.pagination import (
-    cursor_decode,
-    cursor_encode,
-    moment_cursor_decode,
-    moment_cursor_encode,
-)
-from accounts.timezones import is_valid_timezone
 from bookings.models import (
     HOLDING_STATUSES,
     AvailabilityOverride,
@@ -26,6 +18,14 @@ from bookings.models import (
     BookingStatus,
     Service,
 )
+from conventions.errors import Invalid, NotFound
+from conventions.pagination import (
+    cursor_decode,
+    cursor_encode,
+    moment_cursor_decode,
+    moment_cursor_encode,
+)
+from conventions.timezones import is_valid_timezone
 
 MAX_SLOT_RANGE_DAYS = 366
 

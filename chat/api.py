@@ -3,8 +3,6 @@
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from accounts.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from accounts.schemas import ObjectId
 from chat import selectors, services
 from chat.events import message_data
 from chat.schemas import (
@@ -17,6 +15,8 @@ from chat.schemas import (
     MessagePage,
     ReadIn,
 )
+from conventions.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from conventions.types import ObjectId
 
 router = Router(tags=["chat"])
 

@@ -1,7 +1,8 @@
 """Messages and conversations as REST returns them, and the events built from them."""
 
 from chat.models import Conversation, Message
-from hub.services import iso_z, publish
+from conventions.times import iso_z
+from hub.services import publish
 from hub.topics import user_topic
 
 

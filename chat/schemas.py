@@ -3,7 +3,7 @@
 from ninja import Schema
 from pydantic import Field
 
-from accounts.schemas import ObjectId
+from conventions.types import ObjectId
 
 
 class ConversationIn(Schema):

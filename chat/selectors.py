@@ -2,13 +2,13 @@
 
 from django.db.models import Q, Sum
 
-from accounts.errors import NotFound
 from accounts.models import User
-from accounts.pagination import moment_cursor_decode, moment_cursor_encode
 from bookings.models import Booking
 from chat.events import message_data
 from chat.models import Conversation, Message, Participant
-from hub.services import iso_z
+from conventions.errors import NotFound
+from conventions.pagination import moment_cursor_decode, moment_cursor_encode
+from conventions.times import iso_z
 
 BOOKINGS_SHOWN = 10
 

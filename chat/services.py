@@ -5,12 +5,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.models import Role, User
 from bookings.models import Booking
 from chat.events import conversation_updated, message_event, read_event
 from chat.models import Conversation, Message, Participant
 from chat.selectors import participant_get, unread_count
+from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from hub.ratelimit import Rate, take
 
 MAX_BODY = 4000

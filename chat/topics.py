@@ -6,10 +6,10 @@ import functools
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from accounts.errors import RateLimited
 from chat import services
 from chat.events import message_data
 from chat.selectors import is_participant
+from conventions.errors import RateLimited
 from hub.ratelimit import Rate, take
 from hub.services import publish_ephemeral
 from hub.topics import TopicFamily, register_family

@@ -10,9 +10,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.api import router as accounts_router
 from accounts.auth import TokenAuth
-from accounts.errors import RateLimited, ServiceError
 from bookings.api import router as bookings_router
 from chat.api import router as chat_router
+from conventions.errors import HTTP_STATUS_CODES, RateLimited, ServiceError, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -28,26 +28,11 @@ api.add_router("/", accounts_router)
 api.add_router("/", bookings_router)
 api.add_router("/", chat_router)
 
-STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    422: "invalid",
-    429: "rate_limited",
-    503: "unavailable",
-}
-
 
 def error_response(
     request: HttpRequest, status: int, code: str, message: str, details=None
 ) -> HttpResponse:
-    return api.create_response(
-        request, {"error": {"code": code, "message": message, "details": details}}, status=status
-    )
+    return api.create_response(request, error_body(code, message, details), status=status)
 
 
 @api.exception_handler(ServiceError)
@@ -85,7 +70,7 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code = STATUS_CODES.get(exc.status_code, "bad_request")
+    code = HTTP_STATUS_CODES.get(exc.status_code, "bad_request")
     message = "The request body is not valid JSON." if exc.status_code == 400 else str(exc)
     return error_response(request, exc.status_code, code, message)
 

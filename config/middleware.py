@@ -4,6 +4,8 @@ import json
 
 from django.http import HttpRequest, HttpResponse
 
+from conventions.errors import error_body
+
 
 class ApiMethodNotAllowed:
     """Rewrite ninja's plain-text 405 under /api/ into `{"error": ...}`, keeping `Allow`."""
@@ -14,13 +16,11 @@ class ApiMethodNotAllowed:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.status_code == 405 and request.path.startswith("/api/"):
-            body = {
-                "error": {
-                    "code": "method_not_allowed",
-                    "message": f"{request.method} is not allowed here.",
-                    "details": {"allow": response.get("Allow", "")},
-                }
-            }
+            body = error_body(
+                "method_not_allowed",
+                f"{request.method} is not allowed here.",
+                {"allow": response.get("Allow", "")},
+            )
             response.content = json.dumps(body).encode()
             response["Content-Type"] = "application/json"
         return response

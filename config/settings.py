@@ -73,12 +73,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "conventions",
     "accounts",
     "hub",
     "payments",
     "bookings",
     "chat",
     "web",
+    "config",
 ]
 
 MIDDLEWARE = [

@@ -8,8 +8,8 @@ import uuid
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from accounts.errors import Forbidden, LimitExceeded, NotFound, ServiceError
 from accounts.services import token_authenticate
+from conventions.errors import Forbidden, LimitExceeded, NotFound, ServiceError
 from hub import conf, protocol, topics
 from hub.fanout import Fanout, Subscription
 from hub.protocol import Command, CommandError, FrameError

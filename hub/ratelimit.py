@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
-from accounts.errors import RateLimited
+from conventions.errors import RateLimited
 
 TAKE = """
 local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])

@@ -4,7 +4,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
+from conventions.times import iso_z
 from hub import conf
 from hub.fastpath import sender_loop
 from hub.models import Event, Topic, new_epoch
@@ -22,11 +23,6 @@ logger = logging.getLogger(__name__)
 
 # A sync publisher waits this long for its PUBLISH; past it the log tail delivers.
 FAST_PATH_TIMEOUT_SECONDS = 5.0
-
-
-def iso_z(moment: datetime) -> str:
-    """UTC with milliseconds and a `Z`, as every time on the wire is written."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def event_frame(*, topic: str, type: str, data: Any, ts: str, seq: int | None = None) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounts.errors import BadRequest, NotFound
+from conventions.errors import BadRequest, NotFound
 
 TOPIC_NAME = re.compile(r"^([a-z][a-z_]{0,30}):([1-9][0-9]{0,17})$")
 

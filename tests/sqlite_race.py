@@ -18,11 +18,11 @@ django.setup()
 from django.db import connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from accounts.errors import Conflict  # noqa: E402
 from accounts.services import user_create  # noqa: E402
 from bookings.models import Booking, Service  # noqa: E402
 from bookings.selectors import free_slots  # noqa: E402
 from bookings.services import booking_create  # noqa: E402
+from conventions.errors import Conflict  # noqa: E402
 
 RACERS = 12
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts.services import token_create, user_create
 from bookings.selectors import free_slots
 from bookings.services import availability_replace, service_create
+from conventions.times import iso_z
 from hub.client import Event, HubClient, HubError
-from hub.services import iso_z
 from tests.live import daphne_command, free_port, running
 from tests.test_hub_e2e import server_env
 

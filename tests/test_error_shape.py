@@ -3,8 +3,8 @@
 import pytest
 from django.test import RequestFactory
 
-from accounts.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from config.api import on_service_error
+from conventions.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 
 
 @pytest.mark.parametrize(

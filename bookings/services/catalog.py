@@ -7,9 +7,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.errors import Forbidden, Invalid
 from accounts.models import Role, User
-from accounts.timezones import is_valid_timezone
 from bookings.events import availability_changed
 from bookings.models import (
     LOCATION_SET_KEYS,
@@ -20,6 +18,8 @@ from bookings.models import (
     location_set_key,
 )
 from bookings.selectors import local_day_bounds
+from conventions.errors import Forbidden, Invalid
+from conventions.timezones import is_valid_timezone
 
 Interval = tuple[time, time]
 

@@ -14,11 +14,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.models import Role, User
 from bookings.events import availability_changed, booking_event, payment_event
 from bookings.models import HOLDING_STATUSES, Booking, BookingStatus, InstructorProfile, Service
 from bookings.selectors import booking_get, is_free_slot
+from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from payments.backends import PaymentError, PaymentStatus, payment_backend
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.tests.test_api import assert_error
 from bookings.models import Booking, BookingStatus
 from bookings.tests.conftest import events_on, last_seq, next_free_start, place_booking
-from hub.services import iso_z
+from conventions.times import iso_z
 
 pytestmark = pytest.mark.django_db
 

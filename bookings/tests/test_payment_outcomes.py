@@ -10,7 +10,7 @@ from accounts.tests.test_api import assert_error
 from bookings.models import Booking
 from bookings.selectors import is_free_slot
 from bookings.tests.conftest import events_on, next_free_start
-from hub.services import iso_z
+from conventions.times import iso_z
 from payments import backends
 from payments.backends import DevBackend, PaymentError, PaymentResult, PaymentStatus
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from bookings.models import Booking, BookingStatus
 from bookings.tests.conftest import next_free_start, place_booking
 from conftest import ApiClient
-from hub.services import iso_z
+from conventions.times import iso_z
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

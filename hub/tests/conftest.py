@@ -7,9 +7,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from accounts.errors import Conflict
 from accounts.services import token_create, user_create
 from config.asgi import application
+from conventions.errors import Conflict
 from hub import topics
 from hub.services import publish, publish_ephemeral
 

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.conf import settings
 
-from accounts.errors import RateLimited
+from conventions.errors import RateLimited
 from hub import ratelimit
 from hub.presence import MemoryPresence, RedisPresence
 from hub.ratelimit import MemoryBuckets, Rate, RedisBuckets

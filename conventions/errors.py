@@ -1,7 +1,7 @@
 """The error vocabulary that services raise and both transports translate.
 
-It lives in the lowest app so every layer may import it: REST turns an error into
-its HTTP status and `{"error": ...}` body, the socket into an `error` reply.
+It lives on the ground floor so every layer may import it: REST turns an error
+into its HTTP status and `{"error": ...}` body, the socket into an `error` reply.
 """
 
 from typing import Any
@@ -66,3 +66,24 @@ class RateLimited(ServiceError):
 class Unavailable(ServiceError):
     status = 503
     code = socket_code = "unavailable"
+
+
+# The code an HTTP status carries when no ServiceError names one.
+HTTP_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one error shape of every REST answer: `{"error": {code, message, details}}`."""
+    return {"error": {"code": code, "message": message, "details": details}}

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import orjson
 
-from accounts.errors import Invalid
+from conventions.errors import Invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ConfigConfig(AppConfig):
+    """The project's wiring, and the operator's commands: `serve` and `demo_data`."""
+
+    name = "config"

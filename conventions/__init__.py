@@ -1,0 +1,5 @@
+"""The ground floor: what every app shares, importing no app of ours.
+
+The API's conventions (api.md): the error vocabulary and its shape, cursor
+pagination, bounded input types, time formatting and time-zone names.
+"""
