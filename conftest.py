@@ -67,7 +67,7 @@ def fresh_rate_buckets(settings):
     """User ids restart with each test database; forget buckets an earlier run left in Redis."""
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter("hub:rate:*"))
+        keys = list(client.scan_iter(f"{settings.HUB_KEY_PREFIX}:rate:*"))
         if keys:
             client.delete(*keys)
         client.close()

@@ -4,6 +4,7 @@ No environment at all gives the embedded mode (SQLite, in-process channel layer,
 server-less broker); DATABASE_URL and REDIS_URL switch each part to production.
 """
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -139,7 +140,18 @@ DATABASES = {"default": default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED_DATABASE = default_db["ENGINE"] == "django.db.backends.sqlite3"
 
+
 # --- Channel layer -----------------------------------------------------------
+def default_key_prefix() -> str:
+    """A prefix that differs between deployments sharing one Redis server: their databases do."""
+    identity = f"{default_db.get('HOST', '')}:{default_db.get('PORT', '')}/{default_db['NAME']}"
+    return "hub-" + hashlib.sha256(identity.encode()).hexdigest()[:8]
+
+
+# Every Redis channel, group and key of this deployment starts with this, so two
+# deployments on one Redis server (pub/sub ignores the database number) never meet.
+HUB_KEY_PREFIX = os.environ.get("HUB_KEY_PREFIX") or default_key_prefix()
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -147,6 +159,7 @@ if REDIS_URL:
             # (see hub.fanout), so an event costs one command whatever the audience.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
+                "prefix": HUB_KEY_PREFIX,
                 "hosts": [
                     {
                         "address": REDIS_URL,

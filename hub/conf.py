@@ -51,3 +51,8 @@ def gc_thaw_interval() -> float:
 def gc_after_new_connections() -> int:
     """New connections (or subscriptions) after which a full collection runs once they settle."""
     return hub_setting("GC_AFTER_NEW_CONNECTIONS", 200)
+
+
+def key_prefix() -> str:
+    """This deployment's prefix for every Redis key and channel-layer name."""
+    return hub_setting("KEY_PREFIX", "hub")

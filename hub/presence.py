@@ -12,6 +12,8 @@ from collections import defaultdict
 
 from redis import asyncio as aioredis
 
+from hub import conf
+
 # Each script returns 1 when the change makes the user appear or disappear.
 JOIN = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
@@ -51,7 +53,7 @@ return gone
 
 
 def _key(topic: str) -> str:
-    return f"hub:presence:{topic}"
+    return f"{conf.key_prefix()}:presence:{topic}"
 
 
 class RedisPresence:

@@ -14,6 +14,7 @@ import redis
 from django.conf import settings
 
 from conventions.errors import RateLimited
+from hub import conf
 
 TAKE = """
 local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -48,7 +49,8 @@ class RedisBuckets:
 
     def take(self, key: str, rate: Rate) -> float:
         allowed, wait = self.script(
-            keys=[f"hub:rate:{key}"], args=[rate.per_second, rate.burst, time.time()]
+            keys=[f"{conf.key_prefix()}:rate:{key}"],
+            args=[rate.per_second, rate.burst, time.time()],
         )
         return 0.0 if allowed else float(wait)
 
