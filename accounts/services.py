@@ -53,8 +53,7 @@ def _validated_fields(*, email: str, name: str, timezone_name: str) -> dict[str,
     return {"email": email, "name": name, "timezone": timezone_name}
 
 
-@transaction.atomic
-def user_create(
+def user_prepare(
     *,
     email: str,
     password: str | None,
@@ -62,7 +61,8 @@ def user_create(
     role: str = Role.STUDENT,
     timezone: str = "UTC",
 ) -> User:
-    """Create a user with a validated password and a role set through role_assign."""
+    """A validated, unsaved user with its password hashed: the slow part, kept out of
+    every transaction (PBKDF2 takes about a second; SQLite has one write lock)."""
     fields = _validated_fields(email=email, name=name or email, timezone_name=timezone)
     user = User(**fields)
     if password is None:
@@ -75,15 +75,35 @@ def user_create(
         user.set_password(password)
     role_assign(user=user, role=role)
     if User.objects.filter(email=fields["email"]).exists():
-        raise Conflict("This e-mail address is already registered.", details={"email": "taken"})
+        raise _email_taken()
+    return user
+
+
+def _email_taken() -> Conflict:
+    return Conflict("This e-mail address is already registered.", details={"email": "taken"})
+
+
+def user_save_new(*, user: User) -> User:
+    """Insert a prepared user; a concurrent registration of the same e-mail is a 409."""
     try:
         with transaction.atomic():
             user.save()
-    except IntegrityError as exc:  # a concurrent registration won the race
-        raise Conflict(
-            "This e-mail address is already registered.", details={"email": "taken"}
-        ) from exc
+    except IntegrityError as exc:
+        raise _email_taken() from exc
     return user
+
+
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    name: str = "",
+    role: str = Role.STUDENT,
+    timezone: str = "UTC",
+) -> User:
+    """Create a user with a validated password and a role set through role_assign."""
+    user = user_prepare(email=email, password=password, name=name, role=role, timezone=timezone)
+    return user_save_new(user=user)
 
 
 def user_register(
@@ -92,8 +112,9 @@ def user_register(
     """Self-service sign-up: students and instructors only; returns the user and a token."""
     if role not in (Role.STUDENT, Role.INSTRUCTOR):
         raise Invalid("Choose student or instructor.", details={"role": "not allowed"})
+    user = user_prepare(email=email, password=password, name=name, role=role, timezone=timezone)
     with transaction.atomic():
-        user = user_create(email=email, password=password, name=name, role=role, timezone=timezone)
+        user_save_new(user=user)
         _, token = token_create(user=user, name="register")
     return user, token
 

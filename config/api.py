@@ -4,6 +4,8 @@ import logging
 import math
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -83,6 +85,22 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(PermissionDenied)
 def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return error_response(request, 403, "forbidden", "You may not do this.")
+
+
+# A lock wait that timed out (SQLite's one writer) or a database that is away: the
+# request did nothing (its transaction rolled back), so the client may simply retry.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+@api.exception_handler(DatabaseOperationalError)
+@api.exception_handler(DatabaseInterfaceError)
+def on_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.warning("Database unavailable on %s %s: %s", request.method, request.path, exc)
+    response = error_response(
+        request, 503, "unavailable", "The service is busy; try again in a moment."
+    )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 @api.exception_handler(Exception)

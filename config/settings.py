@@ -13,7 +13,11 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
+# What the running hub writes (beat's schedule; in the embedded mode also the
+# database, the broker's folders and the generated secret key). Made if missing,
+# in both modes, so every process starts from a fresh clone.
+DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "data").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -47,7 +51,6 @@ def env_float(name: str, default: float) -> float:
 
 def embedded_secret_key() -> str:
     """A key generated once and kept in the data folder, so sessions survive restarts."""
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
@@ -119,7 +122,7 @@ SQLITE_OPTIONS = {
     # Writers take the lock when the transaction starts, so concurrent writers
     # queue up (for up to `timeout` seconds) instead of failing mid-transaction.
     "transaction_mode": "IMMEDIATE",
-    "timeout": 20,
+    "timeout": env_float("SQLITE_BUSY_TIMEOUT_SECONDS", 20),
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
 if DATABASE_URL:
@@ -130,7 +133,6 @@ if DATABASE_URL:
         default_db["OPTIONS"] = {**SQLITE_OPTIONS, **default_db.get("OPTIONS", {})}
         default_db["CONN_MAX_AGE"] = 0
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     default_db = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(DATA_DIR / "db.sqlite3"),
@@ -201,13 +203,15 @@ else:
     # A broker that needs no server: queues are folders under the data folder,
     # shared by the web server, the worker and beat on one machine.
     _queue_dir = DATA_DIR / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "out"),
         "data_folder_out": str(_queue_dir / "out"),
         "processed_folder": str(_queue_dir / "processed"),
+        # The exchange tables; kombu's default is the current folder.
+        "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True

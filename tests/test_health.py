@@ -61,15 +61,33 @@ def test_redis_down(closed_port):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_unexpected_failure_is_500_internal_with_nothing_leaked(closed_port):
+def test_database_unreachable_is_503_with_retry_after_and_nothing_leaked(closed_port):
     user = user_create(email="leak@example.com", password="correct-horse-battery-9", name="L")
     token = token_create(user=user)[1]
     port = free_port()
     env = child_env(DATABASE_URL=database_url(closed_port))
     with running(daphne_command(port), env, wait_url=f"http://127.0.0.1:{port}/healthz"):
-        status, body = get(f"http://127.0.0.1:{port}/api/v1/me", token)
-    assert status == 500
-    assert body == {
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/me")
+        request.add_header("Authorization", f"Bearer {token}")
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=10)
+    assert answer.value.code == 503
+    assert answer.value.headers["Retry-After"] == "2"
+    assert json.loads(answer.value.read()) == {
+        "error": {
+            "code": "unavailable",
+            "message": "The service is busy; try again in a moment.",
+            "details": None,
+        }
+    }
+
+
+def test_an_unexpected_error_is_500_internal_with_nothing_leaked(rf):
+    from config.api import on_unexpected
+
+    response = on_unexpected(rf.get("/api/v1/me"), RuntimeError("secret detail"))
+    assert response.status_code == 500
+    assert json.loads(response.content) == {
         "error": {
             "code": "internal",
             "message": "Something went wrong on our side.",

@@ -4,12 +4,13 @@ All three run as child processes and stop together on Ctrl-C or SIGTERM.
 """
 
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 STOP_GRACE_SECONDS = 15
 
@@ -34,6 +35,18 @@ def worker_commands() -> list[list[str]]:
     ]
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """Whether daphne will be able to listen there (checked before anything starts)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError:
+            return False
+    return True
+
+
 class Command(BaseCommand):
     help = "Run the hub: daphne on HOST:PORT, a Celery worker and Celery beat."
 
@@ -43,6 +56,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="Serve only.")
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options) -> None:
+        if not port_is_free(host, port):
+            raise CommandError(
+                f"{host}:{port} is already in use (another hub?). Stop it, or pick another "
+                f"port: PORT=8001 make run"
+            )
         commands = [server_command(host, port)]
         if not no_worker:
             commands += worker_commands()
@@ -55,8 +73,11 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl-C stops everything)")
+        announced = False
         while not stopping and all(child.poll() is None for child in children):
+            if not announced and not port_is_free(host, port):  # daphne is listening
+                self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl-C stops everything)")
+                announced = True
             time.sleep(0.2)
         for child in children:
             if child.poll() is None:
