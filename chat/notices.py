@@ -1,5 +1,6 @@
 """E-mail about messages left unread while their recipient is connected nowhere."""
 
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,8 @@ from django.utils import timezone
 
 from chat.models import Message, Participant
 from hub.registry import users_connected
+
+logger = logging.getLogger(__name__)
 
 # Older unread messages are not worth a notice any more (and bound the scan).
 LOOKBACK = timedelta(days=2)
@@ -39,8 +42,8 @@ def offline_notices_send(*, now: datetime | None = None) -> int:
     """One e-mail per person and conversation for messages unread past the delay.
 
     Skipped while the person has an open connection anywhere (the next run looks
-    again). `last_notified_message_id` moves in the transaction that sends, with
-    the row locked, so no message is ever in two notices.
+    again). `last_notified_message_id` moves first, in a short transaction with the
+    row locked, so no message is ever in two notices; a failed send moves it back.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.CHAT_OFFLINE_NOTICE_MINUTES)
@@ -84,9 +87,18 @@ def offline_notices_send(*, now: datetime | None = None) -> int:
             )
             if not unread:
                 continue
-            _summary(participant, unread).send()
+            previous = participant.last_notified_message_id
             Participant.objects.filter(pk=participant.pk).update(
                 last_notified_message_id=unread[-1].pk
             )
-            sent += 1
+        # Sent after the claim commits: no lock is held through SMTP.
+        try:
+            _summary(participant, unread).send()
+        except Exception:
+            logger.exception("Could not send an offline notice to user %s", user_id)
+            Participant.objects.filter(
+                pk=participant.pk, last_notified_message_id=unread[-1].pk
+            ).update(last_notified_message_id=previous)  # the next run tries again
+            continue
+        sent += 1
     return sent

@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Its Swagger UI files are served from the package, so /api/v1/docs works offline.
+    "ninja",
     "conventions",
     "accounts",
     "hub",

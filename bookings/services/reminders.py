@@ -1,5 +1,6 @@
 """Reminder e-mails 24 hours and 1 hour before a confirmed lesson, each sent once."""
 
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from bookings.models import Booking, BookingStatus
 
+logger = logging.getLogger(__name__)
 BATCH = 100
 
 # (field marking it sent, how long before the start, the latest it still makes sense)
@@ -47,12 +49,15 @@ def _messages(booking: Booking) -> list[EmailMessage]:
 def reminders_send(*, now: datetime | None = None) -> int:
     """Send the reminders that are due; returns how many bookings were reminded.
 
-    Rows are locked (skipping ones another run holds) and marked in the transaction
-    that sends them, so two runs at once or one after the other send each one once.
+    A batch is claimed (rows locked, skipping ones another run holds, and marked)
+    in a short transaction, and the e-mail goes out after it commits, so no write
+    lock is held through SMTP. A booking whose e-mail all failed is unclaimed and
+    tried again by the next run; one failure never stops the batch.
     """
     now = now or timezone.now()
     reminded = 0
     for field, lead, latest in REMINDERS:
+        failed: list[int] = []
         while True:
             with transaction.atomic():
                 due = list(
@@ -64,12 +69,32 @@ def reminders_send(*, now: datetime | None = None) -> int:
                         start__gt=now + latest,
                         **{f"{field}__isnull": True},
                     )
+                    .exclude(pk__in=failed)
                     .order_by("start")[:BATCH]
                 )
                 if not due:
                     break
-                with get_connection() as connection:
-                    connection.send_messages([m for b in due for m in _messages(b)])
                 Booking.objects.filter(pk__in=[b.pk for b in due]).update(**{field: now})
-                reminded += len(due)
+            with get_connection() as connection:
+                for booking in due:
+                    if _send_each(connection, _messages(booking), booking):
+                        reminded += 1
+                    else:
+                        failed.append(booking.pk)
+                        Booking.objects.filter(pk=booking.pk, **{field: now}).update(
+                            **{field: None}
+                        )
     return reminded
+
+
+def _send_each(connection, messages: list[EmailMessage], booking: Booking) -> bool:
+    """Send each recipient's e-mail on its own; True when at least one went out."""
+    sent = 0
+    for message in messages:
+        try:
+            sent += connection.send_messages([message]) or 0
+        except Exception:
+            logger.exception(
+                "Could not send a reminder of booking %s to %s", booking.pk, message.to
+            )
+    return sent > 0

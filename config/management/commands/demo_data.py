@@ -18,11 +18,13 @@ STUDENT_EMAIL = "student@example.com"
 class Command(BaseCommand):
     help = "Create the demo instructor and student (idempotent) and print their credentials."
 
-    @transaction.atomic
     def handle(self, *args, **options) -> None:
+        # Each user is made in its own short transaction (the password hash stays outside).
         instructor = self._user(INSTRUCTOR_EMAIL, "Ida Instructor", "instructor", "Europe/Berlin")
         student = self._user(STUDENT_EMAIL, "Sam Student", "student", "America/New_York")
-        if not Service.objects.filter(instructor__user=instructor).exists():
+        with transaction.atomic():
+            if Service.objects.filter(instructor__user=instructor).exists():
+                return self._report(instructor, student)
             service_create(
                 instructor=instructor,
                 name="Piano lesson",
@@ -33,6 +35,9 @@ class Command(BaseCommand):
             )
             weekdays = [(day, time(9), time(17)) for day in range(5)]
             availability_replace(instructor=instructor, timezone="Europe/Berlin", rules=weekdays)
+        self._report(instructor, student)
+
+    def _report(self, instructor: User, student: User) -> None:
         self.stdout.write(f"Demo accounts (password for both: {DEMO_PASSWORD})")
         self.stdout.write(f"  instructor  {instructor.email}  id={instructor.pk}")
         self.stdout.write(f"  student     {student.email}  id={student.pk}")
