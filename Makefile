@@ -15,17 +15,21 @@ TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 .PHONY: run test lint format install lock clean
 
 $(BIN)/python:
+	@echo "Creating the virtual environment in $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a minute or two)..."
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	touch $(STAMP)
+	@touch $(STAMP)
+	@echo "Dependencies installed."
 
 install: $(STAMP)
 
 run: install
+	@echo "Migrating the database..."
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py demo_data
 	$(BIN)/python manage.py serve
