@@ -20,8 +20,8 @@ from bookings.models import (
 )
 from conventions.errors import Invalid, NotFound
 from conventions.pagination import (
-    cursor_decode,
-    cursor_encode,
+    id_cursor_decode,
+    id_cursor_encode,
     moment_cursor_decode,
     moment_cursor_encode,
 )
@@ -197,10 +197,10 @@ def _instructors() -> QuerySet[User]:
 def instructor_list(*, cursor: str | None, limit: int) -> tuple[list[User], str | None]:
     instructors = _instructors()
     if cursor:
-        (after_id,) = cursor_decode(cursor, length=1)
+        after_id = id_cursor_decode(cursor)
         instructors = instructors.filter(pk__gt=after_id)
     page = list(instructors[: limit + 1])
-    next_cursor = cursor_encode([page[limit - 1].pk]) if len(page) > limit else None
+    next_cursor = id_cursor_encode(page[limit - 1].pk) if len(page) > limit else None
     return page[:limit], next_cursor
 
 

@@ -1,41 +1,76 @@
-"""Opaque list cursors (`?cursor=`), shared by every app's list endpoints."""
+"""Opaque list cursors (`?cursor=`), shared by every app's list endpoints.
+
+A cursor is the position a page ended at, JSON in URL-safe base64. Whatever a
+client sends back is checked for the exact shape we make, so a forged or mangled
+cursor is a 422, never an error deep inside a query.
+"""
 
 import base64
 import binascii
 from datetime import datetime
+from typing import Any
 
 import orjson
 
 from conventions.errors import Invalid
+from conventions.types import EARLIEST, LATEST, MAX_ID
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-def cursor_encode(position: list) -> str:
+def _invalid() -> Invalid:
+    return Invalid("This cursor is not valid.", details={"cursor": "invalid"})
+
+
+def _encode(position: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
 
 
-def cursor_decode(cursor: str, *, length: int) -> list:
-    """The position a cursor points after; a cursor we did not make is a 422."""
+def _decode(cursor: str, *, length: int) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, orjson.JSONDecodeError):
-        position = None
+        raise _invalid() from None
     if not isinstance(position, list) or len(position) != length:
-        raise Invalid("This cursor is not valid.", details={"cursor": "invalid"})
+        raise _invalid()
     return position
+
+
+def _object_id(value: Any) -> int:
+    if type(value) is not int or not 1 <= value <= MAX_ID:
+        raise _invalid()
+    return value
+
+
+def _moment(value: Any) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise _invalid()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _invalid() from None
+    if moment.tzinfo is None or not EARLIEST <= moment.date() <= LATEST:
+        raise _invalid()
+    return moment
+
+
+def id_cursor_encode(pk: int) -> str:
+    """A cursor for lists ordered by id."""
+    return _encode([pk])
+
+
+def id_cursor_decode(cursor: str) -> int:
+    (pk,) = _decode(cursor, length=1)
+    return _object_id(pk)
 
 
 def moment_cursor_encode(moment: datetime, pk: int) -> str:
     """A cursor for lists ordered by a time and then an id."""
-    return cursor_encode([moment.isoformat(), pk])
+    return _encode([moment.isoformat(), pk])
 
 
 def moment_cursor_decode(cursor: str) -> tuple[datetime, int]:
-    moment_iso, pk = cursor_decode(cursor, length=2)
-    try:
-        return datetime.fromisoformat(moment_iso), int(pk)
-    except (TypeError, ValueError):
-        raise Invalid("This cursor is not valid.", details={"cursor": "invalid"}) from None
+    moment_iso, pk = _decode(cursor, length=2)
+    return _moment(moment_iso), _object_id(pk)
