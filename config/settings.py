@@ -303,6 +303,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# The largest request body read (REST bodies are small; over it: 413 in the error shape).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(env_float("MAX_REQUEST_BODY_BYTES", 1024 * 1024))
+
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 
