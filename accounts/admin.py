@@ -7,13 +7,13 @@ from accounts.models import ApiToken, Role, User
 
 
 def _role_action(role: str):
+    @admin.action(description=f"Make the selected users {role}s")
     def action(modeladmin, request, queryset):
         for user in queryset:
             services.role_assign(user=user, role=role)
         modeladmin.message_user(request, f"{queryset.count()} user(s) are now {role}.")
 
     action.__name__ = f"make_{role}"
-    action.short_description = f"Make the selected users {role}s"
     return action
 
 

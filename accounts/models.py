@@ -40,6 +40,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=django_timezone.now)
 
     objects = Users()
+    # Not a column: the token this request or socket authenticated with, when it was one.
+    api_token: "ApiToken | None" = None
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -88,6 +88,10 @@ class Command(BaseCommand):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
-        failed = [child.args[2:4] for child in children if child.returncode not in (0, -15, 15)]
+        failed = [
+            " ".join(command[2:4])
+            for child, command in zip(children, commands, strict=True)
+            if child.returncode not in (0, -15, 15)
+        ]
         if failed and not stopping:
             raise SystemExit(f"A process of the hub stopped unexpectedly: {failed}")
