@@ -69,20 +69,21 @@ async def test_a_revoked_token_closes_its_open_sockets_with_4001(ws_user, connec
     from accounts.models import ApiToken
     from accounts.services import token_create, token_revoke
     from hub.fanout import Fanout
+    from hub.revocation import close_revoked
 
     user, token = await ws_user()
     revoked_socket = await connect(token)
     (other_token,) = [await database_sync_to_async(lambda: token_create(user=user)[1])()]
     kept_socket = await connect(other_token)
 
-    await Fanout.current().close_revoked()  # what every presence renewal runs
+    await close_revoked(Fanout.current().connections)  # what every presence renewal runs
     assert (await kept_socket.call("ping"))["ok"] and (await revoked_socket.call("ping"))["ok"]
 
     api_token = await database_sync_to_async(
         lambda: ApiToken.objects.filter(user=user).order_by("id").first()
     )()
     await database_sync_to_async(token_revoke)(api_token=api_token)
-    await Fanout.current().close_revoked()
+    await close_revoked(Fanout.current().connections)
     closed = await revoked_socket.comm.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4001}
     assert (await kept_socket.call("ping"))["ok"]  # the user's other token still works
