@@ -20,7 +20,7 @@ from hub import conf, gc_schedule, selectors
 from hub.presence import MemoryPresence, RedisPresence
 from hub.registry import REGISTRY_BATCH_SECONDS, ConnectionBatch
 from hub.revocation import close_revoked
-from hub.services import publish_ephemeral, stored_event_frame
+from hub.services import publish_ephemeral, stored_event_frame, topic_get_or_create
 from hub.shutdown import stop_with_daphne
 from hub.topics import group_name
 from hub.wire import Outgoing
@@ -168,13 +168,11 @@ class Fanout:
                 except Exception:  # the log tail delivers until the layer is back
                     logger.warning("Could not join %s in the channel layer", topic)
                 try:
-                    topic_id, last_seq = await database_sync_to_async(selectors.topic_position)(
-                        topic
-                    )
+                    row = await database_sync_to_async(topic_get_or_create)(name=topic)
                 except Exception:
                     del self.topics[topic]
                     raise
-                state.topic_id, state.last_seq = topic_id, last_seq
+                state.topic_id, state.last_seq = row.pk, row.last_seq
         subscription = Subscription(connection)
         gc_schedule.note_growth()
         state.subscriptions.add(subscription)

@@ -41,6 +41,12 @@ def stored_event_frame(topic: str, event: Event) -> str:
     )
 
 
+def topic_get_or_create(*, name: str) -> Topic:
+    """The topic's row, made when first subscribed so the epoch a client sees stays fixed."""
+    topic, _ = Topic.objects.get_or_create(name=name)
+    return topic
+
+
 def _next_seq(name: str) -> tuple[int, int]:
     """Bump the topic's counter; the row lock queues other publishers until we commit."""
     table = Topic._meta.db_table
