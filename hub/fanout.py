@@ -276,7 +276,9 @@ class Fanout:
             await self.presence.renew(entries)
         for topic in {topic for topic, _, _ in entries}:
             for user_id in await self.presence.sweep(topic):
-                await publish_ephemeral(topic, "presence.leave", {"user_id": user_id})
+                await publish_ephemeral(
+                    topic=topic, event_type="presence.leave", data={"user_id": user_id}
+                )
 
     # --- shutdown --------------------------------------------------------------
 

@@ -21,12 +21,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = ThreadPoolExecutor(max_workers=16)
 
 
-def in_thread(function, *args):
+def in_thread(function, *args, **kwargs):
     """Run ORM work on its own connection, as another request or worker would."""
 
     def run():
         try:
-            return function(*args)
+            return function(*args, **kwargs)
         finally:
             connection.close()
 
@@ -34,7 +34,10 @@ def in_thread(function, *args):
 
 
 def publish_many(topic: str, count: int, start: int = 0) -> list[int]:
-    return [services.publish(topic, "said", {"n": start + n}) for n in range(count)]
+    return [
+        services.publish(topic=topic, event_type="said", data={"n": start + n})
+        for n in range(count)
+    ]
 
 
 def publish_without_fast_path(topic: str, n: int) -> int:
@@ -43,7 +46,7 @@ def publish_without_fast_path(topic: str, n: int) -> int:
     layer = {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
              "CONFIG": {"hosts": [{"address": dead, "socket_connect_timeout": 0.5}]}}  # fmt: skip
     with override_settings(CHANNEL_LAYERS={"default": layer}):
-        return services.publish(topic, "said", {"n": n})
+        return services.publish(topic=topic, event_type="said", data={"n": n})
 
 
 async def said(client, count: int, timeout: float = 5) -> list[dict]:
@@ -87,7 +90,12 @@ async def test_event_frame_shape(ws_user, connect):
     user, token = await ws_user()
     client = await connect(token)
     await client.call("subscribe", topic=f"user:{user.pk}")
-    await in_thread(services.publish, f"user:{user.pk}", "booking.created", {"id": 7, "x": [1]})
+    await in_thread(
+        services.publish,
+        topic=f"user:{user.pk}",
+        event_type="booking.created",
+        data={"id": 7, "x": [1]},
+    )
     event = await client.recv()
     assert set(event) == {"op", "topic", "seq", "type", "data", "ts"}
     assert event["op"] == "event" and event["topic"] == f"user:{user.pk}" and event["seq"] == 1
@@ -102,14 +110,17 @@ async def test_rolled_back_event_is_never_stored_or_delivered(ws_user, connect):
 
     def publish_then_fail():
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.publish("feed:2", "said", {"n": "ghost"})
+            services.publish(topic="feed:2", event_type="said", data={"n": "ghost"})
             raise RuntimeError("the domain change failed")
 
     await in_thread(publish_then_fail)
     assert await client.nothing(0.5)
     assert not await in_thread(lambda: Event.objects.filter(data__n="ghost").exists())
     # The counter rolled back too: the next event is seq 1.
-    assert await in_thread(services.publish, "feed:2", "said", {"n": "real"}) == 1
+    assert (
+        await in_thread(services.publish, topic="feed:2", event_type="said", data={"n": "real"})
+        == 1
+    )
     event = (await said(client, 1))[0]
     assert (event["seq"], event["data"]) == (1, {"n": "real"})
 
@@ -123,7 +134,7 @@ async def test_delivery_waits_for_commit(ws_user, connect):
 
     def slow_transaction():
         with transaction.atomic():
-            services.publish("feed:3", "said", {"n": 1})
+            services.publish(topic="feed:3", event_type="said", data={"n": 1})
             committed.set()
             release.wait(5)
 
@@ -150,7 +161,7 @@ async def test_resume_replays_exactly_what_was_missed_then_continues_live(ws_use
     replayed = await said(second, 50)
     assert [e["seq"] for e in replayed] == list(range(4, 54))
     assert [e["data"]["n"] for e in replayed] == list(range(100, 150))
-    await in_thread(services.publish, "feed:4", "said", {"n": "live"})
+    await in_thread(services.publish, topic="feed:4", event_type="said", data={"n": "live"})
     live = (await said(second, 1))[0]
     assert (live["seq"], live["data"]["n"]) == (54, "live")
     assert await second.nothing()
@@ -238,7 +249,7 @@ async def test_a_lost_fast_path_message_is_healed_when_the_next_seq_arrives(
     await client.call("subscribe", topic="feed:8")
     await in_thread(publish_without_fast_path, "feed:8", 1)
     assert await client.nothing(0.3)
-    await in_thread(services.publish, "feed:8", "said", {"n": 2})
+    await in_thread(services.publish, topic="feed:8", event_type="said", data={"n": 2})
     events = await said(client, 2)
     assert [(e["seq"], e["data"]["n"]) for e in events] == [(1, 1), (2, 2)]
 
@@ -256,7 +267,7 @@ async def test_the_log_tail_delivers_what_the_fast_path_lost(ws_user, connect):
 @celery_app.task(name="hub.tests.publish_from_worker")
 def publish_from_worker(topic: str, n: int) -> int:
     close_old_connections()
-    return services.publish(topic, "said", {"n": n, "from": "worker"})
+    return services.publish(topic=topic, event_type="said", data={"n": n, "from": "worker"})
 
 
 async def test_an_event_published_by_a_celery_worker_reaches_subscribers(ws_user, connect):
@@ -281,9 +292,9 @@ async def test_an_event_published_by_a_celery_worker_reaches_subscribers(ws_user
 
 
 def test_topic_rows_keep_their_epoch(db):
-    services.publish("feed:11", "said", {})
+    services.publish(topic="feed:11", event_type="said", data={})
     topic = Topic.objects.get(name="feed:11")
-    services.publish("feed:11", "said", {})
+    services.publish(topic="feed:11", event_type="said", data={})
     topic.refresh_from_db()
     assert topic.last_seq == 2 and len(topic.epoch) == 16
     assert str(topic) == "feed:11 @ 2"
