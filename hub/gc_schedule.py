@@ -56,6 +56,14 @@ def note_growth() -> None:
     _thaw.last_growth = time.monotonic()
 
 
+def burst_has_settled() -> bool:
+    """Enough new connections to be worth a collection, and none for GC_SETTLE_SECONDS."""
+    return (
+        _thaw.grown >= conf.gc_after_new_connections()
+        and time.monotonic() - _thaw.last_growth >= GC_SETTLE_SECONDS
+    )
+
+
 async def collect_when_settled() -> None:
     """Collect soon after a burst of connections ends, not at a random moment later.
 
@@ -66,10 +74,7 @@ async def collect_when_settled() -> None:
     """
     while True:
         await asyncio.sleep(GC_SETTLE_SECONDS)
-        if (
-            _thaw.grown >= conf.gc_after_new_connections()
-            and time.monotonic() - _thaw.last_growth >= GC_SETTLE_SECONDS
-        ):
+        if burst_has_settled():
             await collect_oldest()
 
 

@@ -41,22 +41,36 @@ async def test_a_burst_of_connections_is_collected_once_it_settles(settings, gc_
     settings.HUB_GC_AFTER_NEW_CONNECTIONS = 3
     gc_state.last, gc_state.grown = time.monotonic(), 0  # earlier tests' connections count too
     collected, collect = asyncio.Event(), gc_schedule.collect_oldest
+    # What the collector saw each time it looked: (connections grown, seconds quiet, collect?).
+    looks: list[tuple[int, float, bool]] = []
+    saw_the_pair_settled, decide = asyncio.Event(), gc_schedule.burst_has_settled
+
+    def decide_and_record() -> bool:
+        grown, quiet = gc_state.grown, time.monotonic() - gc_state.last_growth
+        decision = decide()
+        looks.append((grown, quiet, decision))
+        if grown == 2 and quiet >= gc_schedule.GC_SETTLE_SECONDS:
+            saw_the_pair_settled.set()
+        return decision
 
     async def collect_and_tell() -> None:
         await collect()
         collected.set()
 
+    monkeypatch.setattr(gc_schedule, "burst_has_settled", decide_and_record)
     monkeypatch.setattr(gc_schedule, "collect_oldest", collect_and_tell)
     collector = asyncio.create_task(gc_schedule.collect_when_settled())
     try:
         gc_schedule.note_growth()
         gc_schedule.note_growth()
-        await asyncio.sleep(3 * gc_schedule.GC_SETTLE_SECONDS)
+        async with asyncio.timeout(10):  # the collector runs, and has looked since they settled
+            await saw_the_pair_settled.wait()
         assert not collected.is_set()  # two new connections are no burst
         gc_schedule.note_growth()
         async with asyncio.timeout(10):
             await collected.wait()
     finally:
         collector.cancel()
+    assert [grown for grown, _, collect_now in looks if collect_now] == [3]
     assert gc_state.grown == 0
     assert gc.get_freeze_count() > 0

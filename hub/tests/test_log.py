@@ -1,7 +1,9 @@
 """The durable log: gapless seqs in commit order, commit-only delivery, resume, healing."""
 
 import asyncio
+import functools
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -12,7 +14,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from hub import services
+from hub import consumer, services
+from hub.fanout import Fanout
 from hub.models import Event, Topic
 from hub.tasks import events_prune_task
 from tests.live import free_port
@@ -21,16 +24,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = ThreadPoolExecutor(max_workers=16)
 
 
+def on_own_connection(function, *args, **kwargs):
+    """Run ORM work, then close the thread's connection, as another request or worker would."""
+    try:
+        return function(*args, **kwargs)
+    finally:
+        connection.close()
+
+
 def in_thread(function, *args, **kwargs):
-    """Run ORM work on its own connection, as another request or worker would."""
-
-    def run():
-        try:
-            return function(*args, **kwargs)
-        finally:
-            connection.close()
-
-    return asyncio.get_running_loop().run_in_executor(THREADS, run)
+    """Run ORM work on its own connection in another thread, from async code."""
+    work = functools.partial(on_own_connection, function, *args, **kwargs)
+    return asyncio.get_running_loop().run_in_executor(THREADS, work)
 
 
 def publish_many(topic: str, count: int, start: int = 0) -> list[int]:
@@ -168,19 +173,52 @@ async def test_resume_replays_exactly_what_was_missed_then_continues_live(ws_use
 
 
 async def test_resume_seam_has_no_gap_and_no_duplicate_under_concurrent_publishing(
-    ws_user, connect
+    ws_user, connect, monkeypatch
 ):
+    # A resume meets every interleaving with publishers, each made to happen: seqs 1-100
+    # commit before it; 101-150 after the connection is registered but before the log is
+    # read (live and replayed: sent once); 151 is uncommitted while the log is read (live
+    # only); 152-300 commit after the reply.
     _, token = await ws_user()
     probe = await connect(token)
     epoch = (await probe.call("subscribe", topic="feed:5"))["data"]["epoch"]
-    publishing = asyncio.ensure_future(in_thread(publish_many, "feed:5", 300))
-    await asyncio.sleep(0.05)
+    await in_thread(publish_many, "feed:5", 100)
+    await said(probe, 100)  # this process has delivered 1-100
+    state = Fanout.current().topics["feed:5"]
+    held, release = threading.Event(), threading.Event()
+    buffered: list[int] = []
+    holding = []
+    read_log = consumer.replay_since
+
+    def publish_151_and_hold_it_uncommitted() -> None:
+        with transaction.atomic():
+            publish_many("feed:5", 1, start=150)
+            held.set()
+            release.wait(10)
+
+    def read_log_mid_publishing(**kwargs):
+        """Runs once the connection is registered for the topic, just before the log is read."""
+        THREADS.submit(on_own_connection, publish_many, "feed:5", 50, 100).result()
+        deadline = time.monotonic() + 5
+        while state.last_seq < 150 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        buffered.extend(
+            seq for sub in state.subscriptions if sub.buffer is not None for seq, _ in sub.buffer
+        )
+        holding.append(THREADS.submit(on_own_connection, publish_151_and_hold_it_uncommitted))
+        held.wait(5)
+        return read_log(**kwargs)
+
+    monkeypatch.setattr(consumer, "replay_since", read_log_mid_publishing)
     client = await connect(token)
-    reply = await client.call("subscribe", topic="feed:5", since=0, epoch=epoch)
-    assert reply["data"]["recovered"] is True
-    await publishing
+    reply = (await client.call("subscribe", topic="feed:5", since=0, epoch=epoch))["data"]
+    assert (reply["recovered"], reply["seq"]) == (True, 150)
+    assert buffered == list(range(101, 151))  # arrived live while the replay was being read
+    release.set()
+    await asyncio.wrap_future(holding[0])
+    await in_thread(publish_many, "feed:5", 149, 151)
     events = await said(client, 300)
-    assert [e["seq"] for e in events] == list(range(1, 301))
+    assert [(e["seq"], e["data"]["n"]) for e in events] == [(n + 1, n) for n in range(300)]
     assert await client.nothing()
 
 

@@ -22,15 +22,27 @@ async def wait_until(check, timeout: float = 5.0) -> bool:
     return False
 
 
+def recorded_connection_ids() -> set[str]:
+    return set(Connection.objects.values_list("pk", flat=True))
+
+
+async def connection_id(client) -> str:
+    """The id the hub gave this socket (an `auth` without a token answers with it)."""
+    return (await client.call("auth"))["data"]["connection_id"]
+
+
 async def test_an_authenticated_socket_counts_as_online_until_it_closes(ws_user, connect):
     user, token = await ws_user()
     other, _ = await ws_user()
     assert await database_sync_to_async(users_connected)([user.pk, other.pk]) == set()
     first = await connect(token)
     second = await connect(token)  # two tabs
-    assert await wait_until(lambda: users_connected([user.pk, other.pk]) == {user.pk})
+    first_id, second_id = await connection_id(first), await connection_id(second)
+    assert await wait_until(lambda: recorded_connection_ids() == {first_id, second_id})
+    assert await database_sync_to_async(users_connected)([user.pk, other.pk]) == {user.pk}
     await first.close()
-    await asyncio.sleep(1.5)  # a batch later: still online through the other tab
+    # The batch that records the first tab's close has run: still online through the other.
+    assert await wait_until(lambda: recorded_connection_ids() == {second_id})
     assert await database_sync_to_async(users_connected)([user.pk]) == {user.pk}
     await second.close()
     assert await wait_until(lambda: users_connected([user.pk]) == set())
@@ -38,9 +50,13 @@ async def test_an_authenticated_socket_counts_as_online_until_it_closes(ws_user,
 
 
 async def test_a_connection_that_never_authenticates_is_not_recorded(ws_user, connect):
+    _, token = await ws_user()
     await connect()  # opened, no auth
-    await asyncio.sleep(1.5)
-    assert await database_sync_to_async(Connection.objects.count)() == 0
+    authenticated = await connect(token)
+    authenticated_id = await connection_id(authenticated)
+    # Opened after the other, so once it is recorded every batch that could hold the other is.
+    assert await wait_until(lambda: authenticated_id in recorded_connection_ids())
+    assert await database_sync_to_async(recorded_connection_ids)() == {authenticated_id}
 
 
 def test_a_dead_process_stops_counting_and_is_pruned(make_user):
