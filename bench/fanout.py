@@ -40,7 +40,7 @@ def publish_events(topic: str, count: int, interval: float) -> tuple[list[float]
         started.append(time.time())
         with transaction.atomic():
             transaction.on_commit(lambda: committed.append(time.time()))
-            publish(topic, "bench.tick", {"i": i, "t": started[-1]})
+            publish(topic=topic, event_type="bench.tick", data={"i": i, "t": started[-1]})
         returned.append(time.time())  # after publish's own hook sent it to the layer
     return started, committed, returned
 

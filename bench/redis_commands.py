@@ -63,7 +63,7 @@ def run_one(args, token: str, topic: str, subscribers: int, stats: redis.Redis) 
     time.sleep(0.3)
     stats.config_resetstat()
     for i in range(args.events):
-        publish(topic, "bench.tick", {"i": i, "t": time.time()})
+        publish(topic=topic, event_type="bench.tick", data={"i": i, "t": time.time()})
     outcome = results.get(timeout=120)
     counts = command_counts(stats)
     stop.set()

@@ -48,21 +48,29 @@ def booking_data(booking: Booking, *, viewer_id: int) -> dict:
 def booking_event(booking: Booking, type: str) -> None:
     """`booking.*` to both participants' user topics, in the caller's transaction."""
     for user_id in (booking.student_id, booking.instructor_id):
-        publish(user_topic(user_id), type, booking_data(booking, viewer_id=user_id))
+        publish(
+            topic=user_topic(user_id),
+            event_type=type,
+            data=booking_data(booking, viewer_id=user_id),
+        )
 
 
 def payment_event(booking: Booking, type: str) -> None:
     for user_id in (booking.student_id, booking.instructor_id):
         data = booking_data(booking, viewer_id=user_id)
-        publish(user_topic(user_id), type, {"booking_id": booking.pk, "payment": data["payment"]})
+        publish(
+            topic=user_topic(user_id),
+            event_type=type,
+            data={"booking_id": booking.pk, "payment": data["payment"]},
+        )
 
 
 def availability_changed(*, instructor_id: int, start: datetime, end: datetime, reason: str):
     """Tell calendar views which UTC interval's slots may have changed."""
     publish(
-        availability_topic(instructor_id),
-        "availability.changed",
-        {
+        topic=availability_topic(instructor_id),
+        event_type="availability.changed",
+        data={
             "instructor_id": instructor_id,
             "start": iso_z(start),
             "end": iso_z(end),

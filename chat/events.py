@@ -25,12 +25,18 @@ def message_data(message: Message) -> dict:
 
 
 def message_event(message: Message, type: str) -> None:
-    publish(conversation_topic(message.conversation_id), type, message_data(message))
+    publish(
+        topic=conversation_topic(message.conversation_id),
+        event_type=type,
+        data=message_data(message),
+    )
 
 
 def read_event(*, conversation_id: int, user_id: int, message_id: int) -> None:
     publish(
-        conversation_topic(conversation_id), "read", {"user_id": user_id, "message_id": message_id}
+        topic=conversation_topic(conversation_id),
+        event_type="read",
+        data={"user_id": user_id, "message_id": message_id},
     )
 
 
@@ -46,4 +52,4 @@ def conversation_updated(
     from chat.selectors import conversation_view
 
     data = conversation_view(conversation, marker=marker, unread=unread, last_message=last_message)
-    publish(user_topic(for_user_id), "conversation.updated", data)
+    publish(topic=user_topic(for_user_id), event_type="conversation.updated", data=data)

@@ -62,7 +62,7 @@ async def typing(*, user, object_id, data, topic) -> dict:
         await asyncio.to_thread(take, f"chat.typing:{user.pk}:{object_id}", rate)
     except RateLimited:
         return {}
-    await publish_ephemeral(topic, "typing", {"user_id": user.pk})
+    await publish_ephemeral(topic=topic, event_type="typing", data={"user_id": user.pk})
     return {}
 
 

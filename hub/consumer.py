@@ -232,7 +232,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.presence_topics.add(topic)
         members = await self.fanout.presence.members(topic)
         if first:
-            await publish_ephemeral(topic, "presence.join", {"user_id": self.user.pk})
+            await publish_ephemeral(
+                topic=topic, event_type="presence.join", data={"user_id": self.user.pk}
+            )
         return members
 
     async def op_unsubscribe(self, command: Command) -> str:
@@ -253,7 +255,9 @@ class HubConsumer(AsyncWebsocketConsumer):
                 logger.warning("Could not record leaving %s", topic)
                 return
             if last:
-                await publish_ephemeral(topic, "presence.leave", {"user_id": self.user.pk})
+                await publish_ephemeral(
+                    topic=topic, event_type="presence.leave", data={"user_id": self.user.pk}
+                )
 
     async def op_publish(self, command: Command) -> str:
         topic, type_, data = (command.body.get(k) for k in ("topic", "type", "data"))

@@ -6,19 +6,26 @@ connections stop counting after the presence TTL. The database, not one
 process's memory, holds it, so a Celery worker can ask too (in both modes).
 """
 
+import logging
 import os
 import socket
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
+from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from hub import conf
 from hub.models import Connection, ServerProcess
 
+logger = logging.getLogger(__name__)
+
 # A dead process's rows are deleted once its heartbeat is this many TTLs old.
 PRUNE_AFTER_TTLS = 10
+# How often a process writes its opened and closed connections (one batch each time).
+REGISTRY_BATCH_SECONDS = 1.0
 
 
 def process_label() -> str:
@@ -81,3 +88,53 @@ def users_connected(user_ids: Iterable[int]) -> set[int]:
             "user_id", flat=True
         )
     )
+
+
+class ConnectionBatch:
+    """A server process's registry changes, written as one batch every REGISTRY_BATCH_SECONDS.
+
+    Opening and closing a socket then costs no query on the connection's own path.
+    """
+
+    def __init__(self):
+        self.process_id = uuid.uuid4().hex
+        self._opened: dict[str, int] = {}
+        self._closed: set[str] = set()
+        self._heartbeat_due = True
+
+    def opened(self, connection_id: str, user_id: int) -> None:
+        self._opened[connection_id] = user_id
+
+    def closed(self, connection_id: str) -> None:
+        """A connection that closes before its opening was written is never written at all."""
+        if self._opened.pop(connection_id, None) is None:
+            self._closed.add(connection_id)
+
+    def renew_heartbeat(self) -> None:
+        self._heartbeat_due = True
+
+    async def write(self) -> None:
+        """Write the connections opened and closed since the last batch."""
+        if not (self._opened or self._closed or self._heartbeat_due):
+            return
+        opened, closed, heartbeat = self._opened, self._closed, self._heartbeat_due
+        self._opened, self._closed, self._heartbeat_due = {}, set(), False
+        try:
+            await database_sync_to_async(connections_record)(
+                process_id=self.process_id, opened=opened, closed=closed, heartbeat=heartbeat
+            )
+        except Exception:  # the database is away: keep the batch for the next round
+            logger.warning("Could not record %d connection changes; will retry", len(opened))
+            opened.update(self._opened)
+            closed |= self._closed
+            never_written = closed & opened.keys()  # opened and closed again meanwhile
+            self._opened = {c: u for c, u in opened.items() if c not in never_written}
+            self._closed = closed - never_written
+            self._heartbeat_due = True
+
+    async def forget(self) -> None:
+        """On a clean shutdown, remove this process and its connections at once."""
+        try:
+            await database_sync_to_async(process_forget)(process_id=self.process_id)
+        except Exception:  # its rows stop counting when the heartbeat ages
+            logger.warning("Could not remove this process from the connection registry")

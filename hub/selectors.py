@@ -14,11 +14,6 @@ class Replay:
     events: list[Event]
 
 
-def topic_get_or_create(name: str) -> Topic:
-    topic, _ = Topic.objects.get_or_create(name=name)
-    return topic
-
-
 def events_between(*, topic_id: int, after: int, upto: int) -> list[Event]:
     """Events with after < seq <= upto, oldest first."""
     return list(
@@ -30,9 +25,9 @@ def replay_since(*, name: str, since: int | None, epoch: str | None) -> Replay:
     """The topic's position and, when the client can resume, exactly what it missed.
 
     Events are read up to the position read first, so anything committed in
-    between arrives live and is never sent twice.
+    between arrives live and is never sent twice. Subscribing made the topic's row.
     """
-    topic = topic_get_or_create(name)
+    topic = Topic.objects.get(name=name)
     if since is None:
         return Replay(topic.last_seq, topic.epoch, False, [])
     missed = topic.last_seq - since
@@ -54,9 +49,3 @@ def topic_positions(names: list[str]) -> dict[str, tuple[int, int]]:
         for name, pk, last_seq in rows:
             found[name] = (pk, last_seq)
     return found
-
-
-def topic_position(name: str) -> tuple[int, int]:
-    """(topic id, last_seq), creating the topic's row on first use."""
-    topic = topic_get_or_create(name)
-    return topic.pk, topic.last_seq

@@ -25,20 +25,30 @@ logger = logging.getLogger(__name__)
 FAST_PATH_TIMEOUT_SECONDS = 5.0
 
 
-def event_frame(*, topic: str, type: str, data: Any, ts: str, seq: int | None = None) -> str:
+def event_frame(*, topic: str, event_type: str, data: Any, ts: str, seq: int | None = None) -> str:
     """The one JSON encoding of an event, shared by every subscriber."""
     frame: dict[str, Any] = {"op": "event", "topic": topic}
     if seq is not None:
         frame["seq"] = seq
-    frame.update(type=type, data=data, ts=ts)
+    frame.update(type=event_type, data=data, ts=ts)
     return orjson.dumps(frame).decode()
 
 
 def stored_event_frame(topic: str, event: Event) -> str:
     """The frame of an event read back from the log, identical to the live one."""
     return event_frame(
-        topic=topic, type=event.type, data=event.data, ts=iso_z(event.created_at), seq=event.seq
+        topic=topic,
+        event_type=event.type,
+        data=event.data,
+        ts=iso_z(event.created_at),
+        seq=event.seq,
     )
+
+
+def topic_get_or_create(*, name: str) -> Topic:
+    """The topic's row, made when first subscribed so the epoch a client sees stays fixed."""
+    topic, _ = Topic.objects.get_or_create(name=name)
+    return topic
 
 
 def _next_seq(name: str) -> tuple[int, int]:
@@ -62,7 +72,7 @@ def _next_seq(name: str) -> tuple[int, int]:
     return row[0], row[1]
 
 
-def publish(topic: str, type: str, data: Any) -> int:
+def publish(*, topic: str, event_type: str, data: Any) -> int:
     """Append a durable event to `topic` in the caller's transaction; deliver on commit.
 
     Returns the event's seq. Nothing is stored or sent if the transaction rolls back.
@@ -75,9 +85,11 @@ def publish(topic: str, type: str, data: Any) -> int:
         topic_id, seq = _next_seq(topic)
         created_at = timezone.now()
         Event.objects.create(
-            topic_id=topic_id, seq=seq, type=type, data=data, created_at=created_at
+            topic_id=topic_id, seq=seq, type=event_type, data=data, created_at=created_at
         )
-    frame = event_frame(topic=topic, type=type, data=data, ts=iso_z(created_at), seq=seq)
+    frame = event_frame(
+        topic=topic, event_type=event_type, data=data, ts=iso_z(created_at), seq=seq
+    )
     transaction.on_commit(lambda: _send_after_commit(topic, seq, frame))
     return seq
 
@@ -120,13 +132,13 @@ async def send_to_processes(topic: str, frame: str, seq: int | None = None) -> N
     )
 
 
-async def publish_ephemeral(topic: str, type: str, data: Any) -> None:
+async def publish_ephemeral(*, topic: str, event_type: str, data: Any) -> None:
     """Typing and presence: never stored, never replayed, no seq."""
-    frame = event_frame(topic=topic, type=type, data=data, ts=iso_z(timezone.now()))
+    frame = event_frame(topic=topic, event_type=event_type, data=data, ts=iso_z(timezone.now()))
     try:
         await send_to_processes(topic, frame)
     except Exception:
-        logger.warning("Could not send ephemeral %s on %s", type, topic)
+        logger.warning("Could not send ephemeral %s on %s", event_type, topic)
 
 
 def events_prune() -> int:

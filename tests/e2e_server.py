@@ -14,7 +14,11 @@ from hub import topics
 def say(*, user, object_id, data, topic):
     from hub.services import publish
 
-    return {"seq": publish(topic, "said", {"by": user.pk, "text": data.get("text")})}
+    return {
+        "seq": publish(
+            topic=topic, event_type="said", data={"by": user.pk, "text": data.get("text")}
+        )
+    }
 
 
 topics.register_family(

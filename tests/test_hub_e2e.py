@@ -235,13 +235,13 @@ def test_the_client_reconnects_and_resumes_by_itself_after_a_server_restart():
             nonlocal first
             async with HubClient(url, token) as client:
                 await client.subscribe("room:5")
-                await asyncio.to_thread(publish, "room:5", "said", {"n": 1})
+                await asyncio.to_thread(publish, topic="room:5", event_type="said", data={"n": 1})
                 assert (await said(client, 1))[0].seq == 1
                 os.killpg(first.pid, signal.SIGTERM)
                 await asyncio.to_thread(first.wait, 15)
                 # Missed while no server was up.
-                await asyncio.to_thread(publish, "room:5", "said", {"n": 2})
-                await asyncio.to_thread(publish, "room:5", "said", {"n": 3})
+                await asyncio.to_thread(publish, topic="room:5", event_type="said", data={"n": 2})
+                await asyncio.to_thread(publish, topic="room:5", event_type="said", data={"n": 3})
                 first = await asyncio.to_thread(
                     subprocess.Popen, server_command(port), env=env, start_new_session=True
                 )

@@ -15,11 +15,15 @@ from hub.services import publish, publish_ephemeral
 
 
 def say(*, user, object_id, data, topic):
-    return {"seq": publish(topic, "said", {"by": user.pk, "text": data.get("text")})}
+    return {
+        "seq": publish(
+            topic=topic, event_type="said", data={"by": user.pk, "text": data.get("text")}
+        )
+    }
 
 
 async def wave(*, user, object_id, data, topic):
-    await publish_ephemeral(topic, "waved", {"user_id": user.pk})
+    await publish_ephemeral(topic=topic, event_type="waved", data={"user_id": user.pk})
     return {}
 
 

@@ -1,7 +1,9 @@
 """The durable log: gapless seqs in commit order, commit-only delivery, resume, healing."""
 
 import asyncio
+import functools
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -12,7 +14,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from hub import services
+from hub import consumer, services
+from hub.fanout import Fanout
 from hub.models import Event, Topic
 from hub.tasks import events_prune_task
 from tests.live import free_port
@@ -21,20 +24,25 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = ThreadPoolExecutor(max_workers=16)
 
 
-def in_thread(function, *args):
-    """Run ORM work on its own connection, as another request or worker would."""
+def on_own_connection(function, *args, **kwargs):
+    """Run ORM work, then close the thread's connection, as another request or worker would."""
+    try:
+        return function(*args, **kwargs)
+    finally:
+        connection.close()
 
-    def run():
-        try:
-            return function(*args)
-        finally:
-            connection.close()
 
-    return asyncio.get_running_loop().run_in_executor(THREADS, run)
+def in_thread(function, *args, **kwargs):
+    """Run ORM work on its own connection in another thread, from async code."""
+    work = functools.partial(on_own_connection, function, *args, **kwargs)
+    return asyncio.get_running_loop().run_in_executor(THREADS, work)
 
 
 def publish_many(topic: str, count: int, start: int = 0) -> list[int]:
-    return [services.publish(topic, "said", {"n": start + n}) for n in range(count)]
+    return [
+        services.publish(topic=topic, event_type="said", data={"n": start + n})
+        for n in range(count)
+    ]
 
 
 def publish_without_fast_path(topic: str, n: int) -> int:
@@ -43,7 +51,7 @@ def publish_without_fast_path(topic: str, n: int) -> int:
     layer = {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
              "CONFIG": {"hosts": [{"address": dead, "socket_connect_timeout": 0.5}]}}  # fmt: skip
     with override_settings(CHANNEL_LAYERS={"default": layer}):
-        return services.publish(topic, "said", {"n": n})
+        return services.publish(topic=topic, event_type="said", data={"n": n})
 
 
 async def said(client, count: int, timeout: float = 5) -> list[dict]:
@@ -87,7 +95,12 @@ async def test_event_frame_shape(ws_user, connect):
     user, token = await ws_user()
     client = await connect(token)
     await client.call("subscribe", topic=f"user:{user.pk}")
-    await in_thread(services.publish, f"user:{user.pk}", "booking.created", {"id": 7, "x": [1]})
+    await in_thread(
+        services.publish,
+        topic=f"user:{user.pk}",
+        event_type="booking.created",
+        data={"id": 7, "x": [1]},
+    )
     event = await client.recv()
     assert set(event) == {"op", "topic", "seq", "type", "data", "ts"}
     assert event["op"] == "event" and event["topic"] == f"user:{user.pk}" and event["seq"] == 1
@@ -102,14 +115,17 @@ async def test_rolled_back_event_is_never_stored_or_delivered(ws_user, connect):
 
     def publish_then_fail():
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.publish("feed:2", "said", {"n": "ghost"})
+            services.publish(topic="feed:2", event_type="said", data={"n": "ghost"})
             raise RuntimeError("the domain change failed")
 
     await in_thread(publish_then_fail)
     assert await client.nothing(0.5)
     assert not await in_thread(lambda: Event.objects.filter(data__n="ghost").exists())
     # The counter rolled back too: the next event is seq 1.
-    assert await in_thread(services.publish, "feed:2", "said", {"n": "real"}) == 1
+    assert (
+        await in_thread(services.publish, topic="feed:2", event_type="said", data={"n": "real"})
+        == 1
+    )
     event = (await said(client, 1))[0]
     assert (event["seq"], event["data"]) == (1, {"n": "real"})
 
@@ -123,7 +139,7 @@ async def test_delivery_waits_for_commit(ws_user, connect):
 
     def slow_transaction():
         with transaction.atomic():
-            services.publish("feed:3", "said", {"n": 1})
+            services.publish(topic="feed:3", event_type="said", data={"n": 1})
             committed.set()
             release.wait(5)
 
@@ -150,26 +166,59 @@ async def test_resume_replays_exactly_what_was_missed_then_continues_live(ws_use
     replayed = await said(second, 50)
     assert [e["seq"] for e in replayed] == list(range(4, 54))
     assert [e["data"]["n"] for e in replayed] == list(range(100, 150))
-    await in_thread(services.publish, "feed:4", "said", {"n": "live"})
+    await in_thread(services.publish, topic="feed:4", event_type="said", data={"n": "live"})
     live = (await said(second, 1))[0]
     assert (live["seq"], live["data"]["n"]) == (54, "live")
     assert await second.nothing()
 
 
 async def test_resume_seam_has_no_gap_and_no_duplicate_under_concurrent_publishing(
-    ws_user, connect
+    ws_user, connect, monkeypatch
 ):
+    # A resume meets every interleaving with publishers, each made to happen: seqs 1-100
+    # commit before it; 101-150 after the connection is registered but before the log is
+    # read (live and replayed: sent once); 151 is uncommitted while the log is read (live
+    # only); 152-300 commit after the reply.
     _, token = await ws_user()
     probe = await connect(token)
     epoch = (await probe.call("subscribe", topic="feed:5"))["data"]["epoch"]
-    publishing = asyncio.ensure_future(in_thread(publish_many, "feed:5", 300))
-    await asyncio.sleep(0.05)
+    await in_thread(publish_many, "feed:5", 100)
+    await said(probe, 100)  # this process has delivered 1-100
+    state = Fanout.current().topics["feed:5"]
+    held, release = threading.Event(), threading.Event()
+    buffered: list[int] = []
+    holding = []
+    read_log = consumer.replay_since
+
+    def publish_151_and_hold_it_uncommitted() -> None:
+        with transaction.atomic():
+            publish_many("feed:5", 1, start=150)
+            held.set()
+            release.wait(10)
+
+    def read_log_mid_publishing(**kwargs):
+        """Runs once the connection is registered for the topic, just before the log is read."""
+        THREADS.submit(on_own_connection, publish_many, "feed:5", 50, 100).result()
+        deadline = time.monotonic() + 5
+        while state.last_seq < 150 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        buffered.extend(
+            seq for sub in state.subscriptions if sub.buffer is not None for seq, _ in sub.buffer
+        )
+        holding.append(THREADS.submit(on_own_connection, publish_151_and_hold_it_uncommitted))
+        held.wait(5)
+        return read_log(**kwargs)
+
+    monkeypatch.setattr(consumer, "replay_since", read_log_mid_publishing)
     client = await connect(token)
-    reply = await client.call("subscribe", topic="feed:5", since=0, epoch=epoch)
-    assert reply["data"]["recovered"] is True
-    await publishing
+    reply = (await client.call("subscribe", topic="feed:5", since=0, epoch=epoch))["data"]
+    assert (reply["recovered"], reply["seq"]) == (True, 150)
+    assert buffered == list(range(101, 151))  # arrived live while the replay was being read
+    release.set()
+    await asyncio.wrap_future(holding[0])
+    await in_thread(publish_many, "feed:5", 149, 151)
     events = await said(client, 300)
-    assert [e["seq"] for e in events] == list(range(1, 301))
+    assert [(e["seq"], e["data"]["n"]) for e in events] == [(n + 1, n) for n in range(300)]
     assert await client.nothing()
 
 
@@ -238,7 +287,7 @@ async def test_a_lost_fast_path_message_is_healed_when_the_next_seq_arrives(
     await client.call("subscribe", topic="feed:8")
     await in_thread(publish_without_fast_path, "feed:8", 1)
     assert await client.nothing(0.3)
-    await in_thread(services.publish, "feed:8", "said", {"n": 2})
+    await in_thread(services.publish, topic="feed:8", event_type="said", data={"n": 2})
     events = await said(client, 2)
     assert [(e["seq"], e["data"]["n"]) for e in events] == [(1, 1), (2, 2)]
 
@@ -256,7 +305,7 @@ async def test_the_log_tail_delivers_what_the_fast_path_lost(ws_user, connect):
 @celery_app.task(name="hub.tests.publish_from_worker")
 def publish_from_worker(topic: str, n: int) -> int:
     close_old_connections()
-    return services.publish(topic, "said", {"n": n, "from": "worker"})
+    return services.publish(topic=topic, event_type="said", data={"n": n, "from": "worker"})
 
 
 async def test_an_event_published_by_a_celery_worker_reaches_subscribers(ws_user, connect):
@@ -281,9 +330,9 @@ async def test_an_event_published_by_a_celery_worker_reaches_subscribers(ws_user
 
 
 def test_topic_rows_keep_their_epoch(db):
-    services.publish("feed:11", "said", {})
+    services.publish(topic="feed:11", event_type="said", data={})
     topic = Topic.objects.get(name="feed:11")
-    services.publish("feed:11", "said", {})
+    services.publish(topic="feed:11", event_type="said", data={})
     topic.refresh_from_db()
     assert topic.last_seq == 2 and len(topic.epoch) == 16
     assert str(topic) == "feed:11 @ 2"

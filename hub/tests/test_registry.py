@@ -22,15 +22,27 @@ async def wait_until(check, timeout: float = 5.0) -> bool:
     return False
 
 
+def recorded_connection_ids() -> set[str]:
+    return set(Connection.objects.values_list("pk", flat=True))
+
+
+async def connection_id(client) -> str:
+    """The id the hub gave this socket (an `auth` without a token answers with it)."""
+    return (await client.call("auth"))["data"]["connection_id"]
+
+
 async def test_an_authenticated_socket_counts_as_online_until_it_closes(ws_user, connect):
     user, token = await ws_user()
     other, _ = await ws_user()
     assert await database_sync_to_async(users_connected)([user.pk, other.pk]) == set()
     first = await connect(token)
     second = await connect(token)  # two tabs
-    assert await wait_until(lambda: users_connected([user.pk, other.pk]) == {user.pk})
+    first_id, second_id = await connection_id(first), await connection_id(second)
+    assert await wait_until(lambda: recorded_connection_ids() == {first_id, second_id})
+    assert await database_sync_to_async(users_connected)([user.pk, other.pk]) == {user.pk}
     await first.close()
-    await asyncio.sleep(1.5)  # a batch later: still online through the other tab
+    # The batch that records the first tab's close has run: still online through the other.
+    assert await wait_until(lambda: recorded_connection_ids() == {second_id})
     assert await database_sync_to_async(users_connected)([user.pk]) == {user.pk}
     await second.close()
     assert await wait_until(lambda: users_connected([user.pk]) == set())
@@ -38,9 +50,13 @@ async def test_an_authenticated_socket_counts_as_online_until_it_closes(ws_user,
 
 
 async def test_a_connection_that_never_authenticates_is_not_recorded(ws_user, connect):
+    _, token = await ws_user()
     await connect()  # opened, no auth
-    await asyncio.sleep(1.5)
-    assert await database_sync_to_async(Connection.objects.count)() == 0
+    authenticated = await connect(token)
+    authenticated_id = await connection_id(authenticated)
+    # Opened after the other, so once it is recorded every batch that could hold the other is.
+    assert await wait_until(lambda: authenticated_id in recorded_connection_ids())
+    assert await database_sync_to_async(recorded_connection_ids)() == {authenticated_id}
 
 
 def test_a_dead_process_stops_counting_and_is_pruned(make_user):
@@ -69,20 +85,21 @@ async def test_a_revoked_token_closes_its_open_sockets_with_4001(ws_user, connec
     from accounts.models import ApiToken
     from accounts.services import token_create, token_revoke
     from hub.fanout import Fanout
+    from hub.revocation import close_revoked
 
     user, token = await ws_user()
     revoked_socket = await connect(token)
     (other_token,) = [await database_sync_to_async(lambda: token_create(user=user)[1])()]
     kept_socket = await connect(other_token)
 
-    await Fanout.current().close_revoked()  # what every presence renewal runs
+    await close_revoked(Fanout.current().connections)  # what every presence renewal runs
     assert (await kept_socket.call("ping"))["ok"] and (await revoked_socket.call("ping"))["ok"]
 
     api_token = await database_sync_to_async(
         lambda: ApiToken.objects.filter(user=user).order_by("id").first()
     )()
     await database_sync_to_async(token_revoke)(api_token=api_token)
-    await Fanout.current().close_revoked()
+    await close_revoked(Fanout.current().connections)
     closed = await revoked_socket.comm.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4001}
     assert (await kept_socket.call("ping"))["ok"]  # the user's other token still works
