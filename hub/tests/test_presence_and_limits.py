@@ -125,11 +125,12 @@ def test_take_raises_rate_limited_with_retry_after():
 
 
 async def test_a_client_that_stops_reading_overflows_its_wire():
-    stalled = asyncio.Event()
+    stalled, in_flight = asyncio.Event(), asyncio.Event()
     sent, overflowed = [], asyncio.Event()
 
     async def send(message):
         sent.append(message)
+        in_flight.set()
         await stalled.wait()  # the client stopped reading
 
     async def on_overflow():
@@ -137,11 +138,10 @@ async def test_a_client_that_stops_reading_overflows_its_wire():
 
     wire = AsgiWire(send, limit=5, on_overflow=on_overflow)
     wire.push(Outgoing('{"n": 0}'))
-    await asyncio.sleep(0.05)  # the writer took it and is stuck sending it
+    await asyncio.wait_for(in_flight.wait(), 1)  # the writer took it and is stuck sending it
     for n in range(1, 6):
         wire.push(Outgoing(f'{{"n": {n}}}'))
-    await asyncio.sleep(0.05)
-    assert not overflowed.is_set()  # one in flight, five waiting: at the limit
+    assert not wire.overflowed  # one in flight, five waiting: at the limit, not over it
     wire.push(Outgoing('{"n": 6}'))
     await asyncio.wait_for(overflowed.wait(), 1)
     assert wire.overflowed
