@@ -1,7 +1,6 @@
 """Reads: instructors with their services, free slots, and a user's bookings."""
 
 import bisect
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -209,11 +208,6 @@ def instructor_get(*, instructor_id: int) -> User:
     if instructor is None:
         raise NotFound("No such instructor.")
     return instructor
-
-
-def instructor_services(instructor: User) -> Iterable[Service]:
-    profile = getattr(instructor, "instructor_profile", None)
-    return profile.services.all() if profile is not None else ()
 
 
 def _bookings_of(user: User) -> QuerySet[Booking]:
