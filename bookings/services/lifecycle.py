@@ -17,7 +17,13 @@ from django.utils import timezone
 from accounts.models import Role, User
 from bookings.events import availability_changed, booking_event, payment_event
 from bookings.models import HOLDING_STATUSES, Booking, BookingStatus, InstructorProfile, Service
-from bookings.selectors import booking_get, is_free_slot
+from bookings.selectors import (
+    booking_get,
+    is_free_slot,
+    lesson_ended,
+    payment_hold_lapsed,
+    settlement_action,
+)
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from payments.backends import PaymentError, PaymentStatus, payment_backend
 
@@ -32,12 +38,14 @@ def _reload(booking_id: int) -> Booking:
     )
 
 
-def _swap(booking_id: int, *, allowed: tuple[str, ...], extra: Q | None = None, **changes) -> bool:
-    """Move a booking only if it is still in one of `allowed`: a lost race changes nothing."""
-    rows = Booking.objects.filter(pk=booking_id, status__in=allowed)
-    if extra is not None:
-        rows = rows.filter(extra)
+def _swap(booking_id: int, *, when: Q, **changes) -> bool:
+    """Change a booking only if it still matches `when`: a lost race changes nothing."""
+    rows = Booking.objects.filter(when, pk=booking_id)
     return rows.update(updated_at=timezone.now(), **changes) == 1
+
+
+PENDING = Q(status=BookingStatus.PENDING_PAYMENT)
+HOLDING = Q(status__in=HOLDING_STATUSES)
 
 
 def _lock_instructor(instructor_id: int) -> None:
@@ -163,14 +171,12 @@ def booking_payment_authorise(*, booking_id: int) -> Booking:
             "payment_client_secret": result.client_secret or "",
         }
         if result.status == PaymentStatus.AUTHORIZED:
-            if _swap(
-                booking.pk, allowed=(BookingStatus.PENDING_PAYMENT,), **fields, status="confirmed"
-            ):
+            if _swap(booking.pk, when=PENDING, **fields, status=BookingStatus.CONFIRMED):
                 booking = _reload(booking.pk)
                 booking_event(booking, "booking.confirmed")
                 payment_event(booking, "payment.authorized")
         else:
-            _swap(booking.pk, allowed=(BookingStatus.PENDING_PAYMENT,), **fields)
+            _swap(booking.pk, when=PENDING, **fields)
     return _reload(booking.pk)
 
 
@@ -178,7 +184,7 @@ def _payment_failed(booking: Booking) -> Booking:
     with transaction.atomic():
         if _swap(
             booking.pk,
-            allowed=(BookingStatus.PENDING_PAYMENT,),
+            when=PENDING,
             status=BookingStatus.CANCELLED,
             payment_status=PaymentStatus.FAILED,
             cancel_reason="payment_failed",
@@ -221,8 +227,7 @@ def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
     with transaction.atomic():
         moved = _swap(
             booking_id,
-            allowed=HOLDING_STATUSES,
-            extra=Q(start__gt=now),
+            when=HOLDING & Q(start__gt=now),
             status=BookingStatus.CANCELLED,
             cancelled_by=by,
             cancel_reason=reason,
@@ -262,7 +267,7 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
             with transaction.atomic():
                 moved = _swap(
                     booking.pk,
-                    allowed=HOLDING_STATUSES,
+                    when=HOLDING,
                     **_lesson_times(service, start),
                     reminder_24h_sent_at=None,
                     reminder_1h_sent_at=None,
@@ -282,13 +287,9 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
 
 def booking_expire(*, booking_id: int) -> bool:
     """A payment hold older than the limit frees its time. Safe to run twice."""
-    cutoff = timezone.now() - timedelta(minutes=settings.BOOKINGS_PAYMENT_HOLD_MINUTES)
     with transaction.atomic():
         if not _swap(
-            booking_id,
-            allowed=(BookingStatus.PENDING_PAYMENT,),
-            extra=Q(created_at__lte=cutoff),
-            status=BookingStatus.EXPIRED,
+            booking_id, when=payment_hold_lapsed(now=timezone.now()), status=BookingStatus.EXPIRED
         ):
             return False
         booking = _reload(booking_id)
@@ -302,10 +303,7 @@ def booking_complete(*, booking_id: int) -> bool:
     """A confirmed lesson whose own end time has passed is completed. Safe to run twice."""
     with transaction.atomic():
         if not _swap(
-            booking_id,
-            allowed=(BookingStatus.CONFIRMED,),
-            extra=Q(end__lte=timezone.now()),
-            status=BookingStatus.COMPLETED,
+            booking_id, when=lesson_ended(now=timezone.now()), status=BookingStatus.COMPLETED
         ):
             return False
         booking_event(_reload(booking_id), "booking.completed")
@@ -323,8 +321,8 @@ def booking_mark_no_show(*, user: User, booking_id: int) -> Booking:
     with transaction.atomic():
         moved = _swap(
             booking.pk,
-            allowed=(BookingStatus.CONFIRMED, BookingStatus.COMPLETED),
-            extra=Q(start__lte=now, end__gte=now - grace),
+            when=Q(status__in=(BookingStatus.CONFIRMED, BookingStatus.COMPLETED))
+            & Q(start__lte=now, end__gte=now - grace),
             status=BookingStatus.NO_SHOW,
         )
         if not moved:
@@ -336,16 +334,6 @@ def booking_mark_no_show(*, user: User, booking_id: int) -> Booking:
     return booking_payment_settle(booking_id=booking.pk)
 
 
-# What happens to the money once a booking reaches a final state.
-_SETTLEMENT = {
-    BookingStatus.CANCELLED: {
-        PaymentStatus.AUTHORIZED: "release",
-        PaymentStatus.CAPTURED: "refund",
-    },
-    BookingStatus.EXPIRED: {PaymentStatus.AUTHORIZED: "release"},
-    BookingStatus.COMPLETED: {PaymentStatus.AUTHORIZED: "capture"},
-    BookingStatus.NO_SHOW: {PaymentStatus.AUTHORIZED: "capture"},
-}
 _PAYMENT_EVENTS = {
     PaymentStatus.CAPTURED: "payment.captured",
     PaymentStatus.REFUNDED: "payment.refunded",
@@ -361,8 +349,8 @@ def booking_payment_settle(*, booking_id: int) -> Booking:
     """
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking_id)
-        action = _SETTLEMENT.get(booking.status, {}).get(booking.payment_status)
-        if action is None or not booking.payment_reference:
+        action = settlement_action(booking)
+        if action is None:
             return _reload(booking_id)
         try:
             result = getattr(payment_backend(), action)(payment_reference=booking.payment_reference)
