@@ -1,5 +1,8 @@
 """Periodic booking jobs: a selector finds the rows due, one service moves each.
 
+Named `bookings.<entity>_<action>` after the service they call, the entity in the
+plural because a job sweeps every row that is due.
+
 The service re-checks the same rule under its compare-and-swap or row lock, so a
 job run twice, or two runs at once, changes each booking once.
 """
@@ -9,25 +12,25 @@ from celery import shared_task
 from bookings import selectors, services
 
 
-@shared_task(name="bookings.expire_holds")
-def expire_holds() -> int:
+@shared_task(name="bookings.bookings_expire")
+def bookings_expire() -> int:
     return sum(services.booking_expire(booking_id=pk) for pk in selectors.booking_ids_to_expire())
 
 
-@shared_task(name="bookings.complete_ended")
-def complete_ended() -> int:
+@shared_task(name="bookings.bookings_complete")
+def bookings_complete() -> int:
     return sum(
         services.booking_complete(booking_id=pk) for pk in selectors.booking_ids_to_complete()
     )
 
 
-@shared_task(name="bookings.send_reminders")
-def send_reminders() -> int:
+@shared_task(name="bookings.reminders_send")
+def reminders_send() -> int:
     return services.reminders_send()
 
 
-@shared_task(name="bookings.settle_payments")
-def settle_payments() -> int:
+@shared_task(name="bookings.booking_payments_settle")
+def booking_payments_settle() -> int:
     """Retry captures, releases and refunds that a backend failure left undone."""
     ids = selectors.booking_ids_to_settle()
     for pk in ids:
