@@ -238,10 +238,9 @@ def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
             if current.status in HOLDING_STATUSES:
                 raise Conflict("The lesson has already started.")
             raise Conflict(f"A {current.status} booking cannot be cancelled.")
-        booking = _reload(booking_id)
-        booking_event(booking, "booking.cancelled")
+        booking = _settle_and_announce(booking_id, "booking.cancelled")
         _held_time_changed(booking, "cancelled")
-    return booking_payment_settle(booking_id=booking_id)
+    return booking
 
 
 def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booking:
@@ -292,10 +291,8 @@ def booking_expire(*, booking_id: int) -> bool:
             booking_id, when=payment_hold_lapsed(now=timezone.now()), status=BookingStatus.EXPIRED
         ):
             return False
-        booking = _reload(booking_id)
-        booking_event(booking, "booking.expired")
+        booking = _settle_and_announce(booking_id, "booking.expired")
         _held_time_changed(booking, "expired")
-    booking_payment_settle(booking_id=booking_id)
     return True
 
 
@@ -306,8 +303,7 @@ def booking_complete(*, booking_id: int) -> bool:
             booking_id, when=lesson_ended(now=timezone.now()), status=BookingStatus.COMPLETED
         ):
             return False
-        booking_event(_reload(booking_id), "booking.completed")
-    booking_payment_settle(booking_id=booking_id)
+        _settle_and_announce(booking_id, "booking.completed")
     return True
 
 
@@ -330,8 +326,7 @@ def booking_mark_no_show(*, user: User, booking_id: int) -> Booking:
             if current.start > now:
                 raise Conflict("The lesson has not started yet.")
             raise Conflict(f"A {current.status} booking cannot be marked as a no-show now.")
-        booking_event(_reload(booking.pk), "booking.no_show")
-    return booking_payment_settle(booking_id=booking.pk)
+        return _settle_and_announce(booking.pk, "booking.no_show")
 
 
 _PAYMENT_EVENTS = {
@@ -342,25 +337,48 @@ _PAYMENT_EVENTS = {
 
 
 def booking_payment_settle(*, booking_id: int) -> Booking:
-    """Capture, release or refund as the booking's final state requires. Safe to run twice.
+    """Capture, release or refund what a final state left unsettled. Safe to run twice.
 
-    The row stays locked while the backend answers, so two settlements never both act.
-    A backend failure leaves the payment as it was for the periodic sweep to retry.
+    The periodic sweep calls it after a backend failure; transitions settle in their own
+    transaction (`_settle_and_announce`). The row lock keeps two settlements from both acting.
     """
     with transaction.atomic():
-        booking = Booking.objects.select_for_update().get(pk=booking_id)
-        action = settlement_action(booking)
-        if action is None:
-            return _reload(booking_id)
-        try:
-            result = getattr(payment_backend(), action)(payment_reference=booking.payment_reference)
-        except PaymentError as error:
-            logger.warning("Could not %s payment of booking %s: %s", action, booking_id, error)
-            return _reload(booking_id)
-        Booking.objects.filter(pk=booking_id).update(
-            payment_status=result.status, updated_at=timezone.now()
-        )
+        payment_type = _settle(Booking.objects.select_for_update().get(pk=booking_id))
         booking = _reload(booking_id)
-        if result.status in _PAYMENT_EVENTS:
-            payment_event(booking, _PAYMENT_EVENTS[result.status])
+        if payment_type is not None:
+            payment_event(booking, payment_type)
+    return booking
+
+
+def _settle(booking: Booking) -> str | None:
+    """Ask the backend for what the booking's state calls for; the payment event to announce.
+
+    The caller holds the row in an open transaction and has published nothing yet, so no
+    topic is locked while the backend answers. A backend failure changes nothing.
+    """
+    action = settlement_action(booking)
+    if action is None:
+        return None
+    try:
+        result = getattr(payment_backend(), action)(payment_reference=booking.payment_reference)
+    except PaymentError as error:
+        logger.warning("Could not %s payment of booking %s: %s", action, booking.pk, error)
+        return None
+    Booking.objects.filter(pk=booking.pk).update(
+        payment_status=result.status, updated_at=timezone.now()
+    )
+    return _PAYMENT_EVENTS.get(result.status)
+
+
+def _settle_and_announce(booking_id: int, type: str) -> Booking:
+    """Finish a status change: settle the money it calls for, then tell both participants.
+
+    Runs in the change's transaction, after its update, so every event is built from the
+    final row: `booking.*` data is what REST answers once the change commits.
+    """
+    payment_type = _settle(_reload(booking_id))
+    booking = _reload(booking_id)
+    booking_event(booking, type)
+    if payment_type is not None:
+        payment_event(booking, payment_type)
     return booking
