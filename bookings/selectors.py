@@ -25,13 +25,14 @@ from bookings.models import (
     BookingStatus,
     Service,
 )
-from conventions.errors import Invalid, NotFound
+from conventions.errors import Conflict, Invalid, NotFound
 from conventions.pagination import (
     cursor_decode,
     cursor_encode,
     moment_cursor_decode,
     moment_cursor_encode,
 )
+from conventions.times import iso_z
 from conventions.timezones import is_valid_timezone
 from payments.backends import PaymentStatus
 
@@ -99,6 +100,15 @@ def _held_intervals(
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
+def bookable_between(service: Service, *, now: datetime) -> tuple[datetime, datetime]:
+    """The earliest start the service takes now (minimum notice) and the first one too late
+    (booking window)."""
+    return (
+        now + timedelta(minutes=service.min_notice_minutes),
+        now + timedelta(days=service.booking_window_days),
+    )
+
+
 def free_slots(
     *,
     service: Service,
@@ -114,8 +124,9 @@ def free_slots(
     time held by other bookings (widened by buffers on both sides) are removed.
     """
     now = now or timezone.now()
-    earliest = max(range_start, now + timedelta(minutes=service.min_notice_minutes))
-    latest = min(range_end, now + timedelta(days=service.booking_window_days))
+    bookable_from, bookable_until = bookable_between(service, now=now)
+    earliest = max(range_start, bookable_from)
+    latest = min(range_end, bookable_until)
     if earliest >= latest:
         return []
     profile = service.instructor
@@ -165,6 +176,61 @@ def is_free_slot(
         ignore_booking_id=ignore_booking_id,
     )
     return bool(found) and found[0].start == start
+
+
+def _in_words(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if rest or not hours:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def not_a_free_slot() -> Conflict:
+    """The refusal of a start that is simply not free: taken, or outside the hours."""
+    return Conflict(
+        "This time is not a free slot of the service.",
+        details={"start": "not a free slot", "reason": "not_free"},
+    )
+
+
+def require_free_slot(
+    *, service: Service, start: datetime, ignore_booking_id: int | None = None
+) -> None:
+    """Refuse (409) a start that is not a free slot, saying why when the clock is the reason:
+    in the past, inside the minimum notice, or beyond the booking window."""
+    now = timezone.now()
+    earliest, too_late = bookable_between(service, now=now)
+    if start < now:
+        raise Conflict(
+            "This time is in the past.",
+            details={"start": "in the past", "reason": "past", "earliest": iso_z(earliest)},
+        )
+    if start < earliest:
+        notice = service.min_notice_minutes
+        raise Conflict(
+            f"This service is booked at least {_in_words(notice)} ahead; "
+            f"the earliest start now is {iso_z(earliest)}.",
+            details={
+                "start": "inside the minimum notice",
+                "reason": "min_notice",
+                "min_notice_minutes": notice,
+                "earliest": iso_z(earliest),
+            },
+        )
+    if start >= too_late:
+        days = service.booking_window_days
+        raise Conflict(
+            f"This service is booked at most {days} day{'s' if days != 1 else ''} ahead; "
+            f"starts from {iso_z(too_late)} on are too late.",
+            details={
+                "start": "beyond the booking window",
+                "reason": "booking_window",
+                "booking_window_days": days,
+                "window_ends": iso_z(too_late),
+            },
+        )
+    if not is_free_slot(service=service, start=start, now=now, ignore_booking_id=ignore_booking_id):
+        raise not_a_free_slot()
 
 
 def slots_between_dates(

@@ -19,17 +19,16 @@ from bookings.events import availability_changed, booking_event, payment_event
 from bookings.models import HOLDING_STATUSES, Booking, BookingStatus, InstructorProfile, Service
 from bookings.selectors import (
     booking_get,
-    is_free_slot,
     lesson_ended,
+    not_a_free_slot,
     payment_hold_lapsed,
+    require_free_slot,
     settlement_action,
 )
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from payments.backends import PaymentError, PaymentStatus, payment_backend
 
 logger = logging.getLogger(__name__)
-
-SLOT_TAKEN = "This time is not a free slot of the service."
 
 
 def _reload(booking_id: int) -> Booking:
@@ -121,8 +120,7 @@ def booking_create(
             earlier = _earlier_with_key(student, idempotency_key)
             if earlier is not None:
                 return _same_request(earlier, service_id, start), False
-            if not is_free_slot(service=service, start=start):
-                raise Conflict(SLOT_TAKEN)
+            require_free_slot(service=service, start=start)
             if _student_is_busy(student, start, end):
                 raise Conflict("You already have a lesson at this time.")
             booking = Booking.objects.create(
@@ -145,7 +143,7 @@ def booking_create(
         earlier = _earlier_with_key(student, idempotency_key)
         if earlier is not None:
             return _same_request(earlier, service_id, start), False
-        raise Conflict(SLOT_TAKEN) from None
+        raise not_a_free_slot() from None
     return booking_payment_authorise(booking_id=booking.pk), True
 
 
@@ -254,10 +252,9 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
         if booking.start <= timezone.now():
             raise Conflict("The lesson has already started.")
         service = booking.service
-        if service.instructor_id != booking.instructor_id or not is_free_slot(
-            service=service, start=start, ignore_booking_id=booking.pk
-        ):
-            raise Conflict(SLOT_TAKEN)
+        if service.instructor_id != booking.instructor_id:
+            raise not_a_free_slot()
+        require_free_slot(service=service, start=start, ignore_booking_id=booking.pk)
         end = start + timedelta(minutes=service.duration_minutes)
         if _student_is_busy(booking.student, start, end, ignore_id=booking.pk):
             raise Conflict("The student already has a lesson at this time.")
@@ -272,7 +269,7 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
                     reminder_1h_sent_at=None,
                 )
         except IntegrityError:
-            raise Conflict(SLOT_TAKEN) from None
+            raise not_a_free_slot() from None
         if not moved:
             raise Conflict("The booking changed meanwhile; try again.")
         booking = _reload(booking.pk)
