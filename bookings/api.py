@@ -4,7 +4,6 @@ from django.http import HttpRequest
 from ninja import Header, Query, Router, Status
 
 from bookings import selectors, services
-from bookings.events import booking_data
 from bookings.schemas import (
     AvailabilityIn,
     AvailabilityOut,
@@ -22,8 +21,15 @@ from bookings.schemas import (
     ServiceOut,
     SlotsOut,
 )
+from bookings.shapes import (
+    availability_data,
+    booking_data,
+    instructor_data,
+    override_data,
+    service_data,
+    slot_data,
+)
 from conventions.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from conventions.times import iso_z
 from conventions.types import BoundedDate, ObjectId
 
 router = Router(tags=["bookings"])
@@ -31,66 +37,25 @@ router = Router(tags=["bookings"])
 Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
-def _service(service) -> dict:
-    return {
-        "id": service.pk,
-        "name": service.name,
-        "duration_minutes": service.duration_minutes,
-        "price_cents": service.price_cents,
-        "currency": service.currency,
-        "location_types": service.location_type_list,
-        "buffer_before_minutes": service.buffer_before_minutes,
-        "buffer_after_minutes": service.buffer_after_minutes,
-        "min_notice_minutes": service.min_notice_minutes,
-        "booking_window_days": service.booking_window_days,
-        "slot_interval_minutes": service.slot_interval_minutes,
-    }
-
-
-def _instructor(user) -> dict:
-    profile = getattr(user, "instructor_profile", None)
-    return {
-        "id": user.pk,
-        "name": user.name,
-        "bio": profile.bio if profile else "",
-        "timezone": profile.timezone if profile else user.timezone,
-        "services": [_service(s) for s in selectors.instructor_services(user)],
-    }
-
-
-def _availability(profile) -> dict:
-    return {
-        "timezone": profile.timezone,
-        "rules": [
-            {
-                "weekday": r.weekday,
-                "start": r.start_time.strftime("%H:%M"),
-                "end": r.end_time.strftime("%H:%M"),
-            }
-            for r in profile.availability_rules.all()
-        ],
-    }
-
-
 @router.get("/instructors", response=InstructorPage)
 def instructor_list(request: HttpRequest, cursor: str | None = None, limit: int = Limit):
     """Instructors with their active services, in a stable order."""
     page, next_cursor = selectors.instructor_list(cursor=cursor, limit=limit)
-    return {"items": [_instructor(u) for u in page], "next_cursor": next_cursor}
+    return {"items": [instructor_data(u) for u in page], "next_cursor": next_cursor}
 
 
 @router.get("/instructors/me", response=InstructorOut)
 def instructor_me(request: HttpRequest):
     """The caller's own instructor profile, as students see it."""
     services.instructor_profile_ensure(user=request.auth)
-    return _instructor(selectors.instructor_get(instructor_id=request.auth.pk))
+    return instructor_data(selectors.instructor_get(instructor_id=request.auth.pk))
 
 
 @router.patch("/instructors/me", response=InstructorOut)
 def instructor_update(request: HttpRequest, payload: ProfileIn):
     """Change the caller's bio."""
     services.instructor_profile_update(user=request.auth, bio=payload.bio)
-    return _instructor(selectors.instructor_get(instructor_id=request.auth.pk))
+    return instructor_data(selectors.instructor_get(instructor_id=request.auth.pk))
 
 
 @router.post("/instructors/me/services", response={201: ServiceOut})
@@ -98,13 +63,13 @@ def service_create(request: HttpRequest, payload: ServiceIn):
     """Offer a new kind of lesson."""
     fields = payload.dict()
     fields["location_types"] = [str(t.value) for t in payload.location_types]
-    return Status(201, _service(services.service_create(instructor=request.auth, **fields)))
+    return Status(201, service_data(services.service_create(instructor=request.auth, **fields)))
 
 
 @router.get("/instructors/me/availability", response=AvailabilityOut)
 def availability_get(request: HttpRequest):
     """The caller's weekly rules and time zone."""
-    return _availability(services.instructor_profile_ensure(user=request.auth))
+    return availability_data(services.instructor_profile_ensure(user=request.auth))
 
 
 @router.put("/instructors/me/availability", response=AvailabilityOut)
@@ -112,7 +77,7 @@ def availability_replace(request: HttpRequest, payload: AvailabilityIn):
     """Replace the weekly rules whole."""
     rules = [(r.weekday, *r.as_times()) for r in payload.rules]
     services.availability_replace(instructor=request.auth, timezone=payload.timezone, rules=rules)
-    return _availability(services.instructor_profile_ensure(user=request.auth))
+    return availability_data(services.instructor_profile_ensure(user=request.auth))
 
 
 @router.put("/instructors/me/availability/overrides/{day}", response=OverrideOut)
@@ -122,7 +87,7 @@ def override_set(request: HttpRequest, day: BoundedDate, payload: OverrideIn):
     override = services.availability_override_set(
         instructor=request.auth, day=day, intervals=intervals
     )
-    return {"date": override.date.isoformat(), "intervals": override.intervals}
+    return override_data(override)
 
 
 @router.delete("/instructors/me/availability/overrides/{day}", response={204: None})
@@ -134,7 +99,7 @@ def override_delete(request: HttpRequest, day: BoundedDate):
 
 @router.get("/instructors/{instructor_id}", response=InstructorOut)
 def instructor_get(request: HttpRequest, instructor_id: ObjectId):
-    return _instructor(selectors.instructor_get(instructor_id=instructor_id))
+    return instructor_data(selectors.instructor_get(instructor_id=instructor_id))
 
 
 @router.get("/instructors/{instructor_id}/slots", response=SlotsOut)
@@ -154,7 +119,7 @@ def slots(
         end=end,
         tz=tz or request.auth.timezone,
     )
-    return {"slots": [{"start": iso_z(s.start), "end": iso_z(s.end)} for s in found]}
+    return {"slots": [slot_data(start=s.start, end=s.end) for s in found]}
 
 
 @router.post("/bookings", response={200: BookingOut, 201: BookingOut})

@@ -1,11 +1,18 @@
-"""Reads: instructors with their services, free slots, and a user's bookings."""
+"""Reads: instructors with their services, free slots, a user's bookings, and what is due.
+
+The rules of when a booking is due for a change (a lapsed payment hold, an ended
+lesson, an unsettled payment) are written here once: the periodic jobs find rows
+with them, and the services guard their compare-and-swap with the same ones.
+"""
 
 import bisect
-from collections.abc import Iterable
+import functools
+import operator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -18,14 +25,16 @@ from bookings.models import (
     BookingStatus,
     Service,
 )
-from conventions.errors import Invalid, NotFound
+from conventions.errors import Conflict, Invalid, NotFound
 from conventions.pagination import (
     id_cursor_decode,
     id_cursor_encode,
     moment_cursor_decode,
     moment_cursor_encode,
 )
+from conventions.times import iso_z
 from conventions.timezones import is_valid_timezone
+from payments.backends import PaymentStatus
 
 MAX_SLOT_RANGE_DAYS = 366
 
@@ -91,6 +100,15 @@ def _held_intervals(
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
+def bookable_between(service: Service, *, now: datetime) -> tuple[datetime, datetime]:
+    """The earliest start the service takes now (minimum notice) and the first one too late
+    (booking window)."""
+    return (
+        now + timedelta(minutes=service.min_notice_minutes),
+        now + timedelta(days=service.booking_window_days),
+    )
+
+
 def free_slots(
     *,
     service: Service,
@@ -106,8 +124,9 @@ def free_slots(
     time held by other bookings (widened by buffers on both sides) are removed.
     """
     now = now or timezone.now()
-    earliest = max(range_start, now + timedelta(minutes=service.min_notice_minutes))
-    latest = min(range_end, now + timedelta(days=service.booking_window_days))
+    bookable_from, bookable_until = bookable_between(service, now=now)
+    earliest = max(range_start, bookable_from)
+    latest = min(range_end, bookable_until)
     if earliest >= latest:
         return []
     profile = service.instructor
@@ -157,6 +176,61 @@ def is_free_slot(
         ignore_booking_id=ignore_booking_id,
     )
     return bool(found) and found[0].start == start
+
+
+def _in_words(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if rest or not hours:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def not_a_free_slot() -> Conflict:
+    """The refusal of a start that is simply not free: taken, or outside the hours."""
+    return Conflict(
+        "This time is not a free slot of the service.",
+        details={"start": "not a free slot", "reason": "not_free"},
+    )
+
+
+def require_free_slot(
+    *, service: Service, start: datetime, ignore_booking_id: int | None = None
+) -> None:
+    """Refuse (409) a start that is not a free slot, saying why when the clock is the reason:
+    in the past, inside the minimum notice, or beyond the booking window."""
+    now = timezone.now()
+    earliest, too_late = bookable_between(service, now=now)
+    if start < now:
+        raise Conflict(
+            "This time is in the past.",
+            details={"start": "in the past", "reason": "past", "earliest": iso_z(earliest)},
+        )
+    if start < earliest:
+        notice = service.min_notice_minutes
+        raise Conflict(
+            f"This service is booked at least {_in_words(notice)} ahead; "
+            f"the earliest start now is {iso_z(earliest)}.",
+            details={
+                "start": "inside the minimum notice",
+                "reason": "min_notice",
+                "min_notice_minutes": notice,
+                "earliest": iso_z(earliest),
+            },
+        )
+    if start >= too_late:
+        days = service.booking_window_days
+        raise Conflict(
+            f"This service is booked at most {days} day{'s' if days != 1 else ''} ahead; "
+            f"starts from {iso_z(too_late)} on are too late.",
+            details={
+                "start": "beyond the booking window",
+                "reason": "booking_window",
+                "booking_window_days": days,
+                "window_ends": iso_z(too_late),
+            },
+        )
+    if not is_free_slot(service=service, start=start, now=now, ignore_booking_id=ignore_booking_id):
+        raise not_a_free_slot()
 
 
 def slots_between_dates(
@@ -211,11 +285,6 @@ def instructor_get(*, instructor_id: int) -> User:
     return instructor
 
 
-def instructor_services(instructor: User) -> Iterable[Service]:
-    profile = getattr(instructor, "instructor_profile", None)
-    return profile.services.all() if profile is not None else ()
-
-
 def _bookings_of(user: User) -> QuerySet[Booking]:
     return Booking.objects.select_related("student", "instructor__user", "service").filter(
         Q(student=user) | Q(instructor_id=user.pk)
@@ -248,3 +317,61 @@ def booking_list(
         last = page[limit - 1]
         next_cursor = moment_cursor_encode(last.start, last.pk)
     return page[:limit], next_cursor
+
+
+def payment_hold_lapsed(*, now: datetime) -> Q:
+    """Still unpaid `BOOKINGS_PAYMENT_HOLD_MINUTES` after it was made: the time goes back."""
+    cutoff = now - timedelta(minutes=settings.BOOKINGS_PAYMENT_HOLD_MINUTES)
+    return Q(status=BookingStatus.PENDING_PAYMENT, created_at__lte=cutoff)
+
+
+def lesson_ended(*, now: datetime) -> Q:
+    """A confirmed lesson is over once its own end time has passed."""
+    return Q(status=BookingStatus.CONFIRMED, end__lte=now)
+
+
+# What happens to the money once a booking reaches a final state.
+SETTLEMENT = {
+    BookingStatus.CANCELLED: {
+        PaymentStatus.AUTHORIZED: "release",
+        PaymentStatus.CAPTURED: "refund",
+    },
+    BookingStatus.EXPIRED: {PaymentStatus.AUTHORIZED: "release"},
+    BookingStatus.COMPLETED: {PaymentStatus.AUTHORIZED: "capture"},
+    BookingStatus.NO_SHOW: {PaymentStatus.AUTHORIZED: "capture"},
+}
+
+
+def settlement_action(booking: Booking) -> str | None:
+    """`capture`, `release` or `refund` when the booking's state calls for one not yet done."""
+    if not booking.payment_reference:
+        return None
+    return SETTLEMENT.get(booking.status, {}).get(booking.payment_status)
+
+
+def payment_unsettled() -> Q:
+    """`settlement_action` as a filter: the rows for which it is not None."""
+    calls_for_one = functools.reduce(
+        operator.or_,
+        (
+            Q(status=status, payment_status__in=list(by_payment))
+            for status, by_payment in SETTLEMENT.items()
+        ),
+    )
+    return calls_for_one & ~Q(payment_reference="")
+
+
+def _ids(rule: Q) -> list[int]:
+    return list(Booking.objects.filter(rule).order_by("pk").values_list("pk", flat=True))
+
+
+def booking_ids_to_expire(*, now: datetime | None = None) -> list[int]:
+    return _ids(payment_hold_lapsed(now=now or timezone.now()))
+
+
+def booking_ids_to_complete(*, now: datetime | None = None) -> list[int]:
+    return _ids(lesson_ended(now=now or timezone.now()))
+
+
+def booking_ids_to_settle() -> list[int]:
+    return _ids(payment_unsettled())

@@ -4,7 +4,6 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from chat import selectors, services
-from chat.events import message_data
 from chat.schemas import (
     ConversationIn,
     ConversationOut,
@@ -15,6 +14,7 @@ from chat.schemas import (
     MessagePage,
     ReadIn,
 )
+from chat.shapes import message_data
 from conventions.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from conventions.types import ObjectId
 
@@ -29,7 +29,9 @@ def conversation_open(request: HttpRequest, payload: ConversationIn):
     conversation, created = services.conversation_open(
         user=request.auth, participant_id=payload.participant_id
     )
-    data = selectors.conversation_data(conversation, viewer_id=request.auth.pk)
+    data = selectors.conversation_for_viewer(
+        conversation_id=conversation.pk, viewer_id=request.auth.pk
+    )
     return Status(201 if created else 200, data)
 
 
@@ -45,7 +47,9 @@ def conversation_list(request: HttpRequest, cursor: str | None = None, limit: in
 @router.get("/conversations/{conversation_id}", response=ConversationOut)
 def conversation_get(request: HttpRequest, conversation_id: ObjectId):
     participant = selectors.participant_get(user=request.auth, conversation_id=conversation_id)
-    return selectors.conversation_data(participant.conversation, viewer_id=request.auth.pk)
+    return selectors.conversation_for_viewer(
+        conversation_id=participant.conversation_id, viewer_id=request.auth.pk
+    )
 
 
 @router.get("/conversations/{conversation_id}/messages", response=MessagePage)

@@ -4,11 +4,10 @@ from django.db.models import Q, Sum
 
 from accounts.models import User
 from bookings.models import Booking
-from chat.events import message_data
 from chat.models import Conversation, Message, Participant
+from chat.shapes import conversation_data, lesson_data
 from conventions.errors import NotFound
 from conventions.pagination import moment_cursor_decode, moment_cursor_encode
-from conventions.times import iso_z
 
 BOOKINGS_SHOWN = 10
 
@@ -42,15 +41,10 @@ def unread_count(*, conversation_id: int, user_id: int, last_read_message_id: in
     )
 
 
-def _lesson(pk, status, start, end, service_name) -> dict:
-    return {"id": pk, "status": status, "start": iso_z(start), "end": iso_z(end),
-            "service": service_name}  # fmt: skip
-
-
 LESSON_FIELDS = ("pk", "status", "start", "end", "service__name")
 
 
-def _bookings(conversation: Conversation) -> list[dict]:
+def pair_lessons(conversation: Conversation) -> list[dict]:
     """The pair's lessons, newest first, so the chat pane shows what it is about."""
     lessons = (
         Booking.objects.filter(
@@ -59,10 +53,10 @@ def _bookings(conversation: Conversation) -> list[dict]:
         .order_by("-start")
         .values_list(*LESSON_FIELDS)[:BOOKINGS_SHOWN]
     )
-    return [_lesson(*row) for row in lessons]
+    return [lesson_data(*row) for row in lessons]
 
 
-def _bookings_of_pairs(conversations: list[Conversation]) -> dict[tuple[int, int], list[dict]]:
+def _lessons_of_pairs(conversations: list[Conversation]) -> dict[tuple[int, int], list[dict]]:
     """The lessons of a page of conversations in one query, grouped by pair."""
     pairs = {(c.student_id, c.instructor_id) for c in conversations}
     found: dict[tuple[int, int], list[dict]] = {pair: [] for pair in pairs}
@@ -76,45 +70,27 @@ def _bookings_of_pairs(conversations: list[Conversation]) -> dict[tuple[int, int
     ):
         kept = found.get((student_id, instructor_id))
         if kept is not None and len(kept) < BOOKINGS_SHOWN:
-            kept.append(_lesson(*row))
+            kept.append(lesson_data(*row))
     return found
 
 
-def conversation_data(conversation: Conversation, *, viewer_id: int) -> dict:
+def conversation_for_viewer(*, conversation_id: int, viewer_id: int) -> dict:
     """The conversation as `viewer_id` sees it: their unread count and read marker."""
     conversation = Conversation.objects.select_related("student", "instructor", "last_message").get(
-        pk=conversation.pk
+        pk=conversation_id
     )
     marker, unread = (
         Participant.objects.filter(conversation=conversation, user_id=viewer_id)
         .values_list("last_read_message_id", "unread_count")
         .first()
     ) or (0, 0)
-    return conversation_view(
-        conversation, marker=marker, unread=unread, last_message=conversation.last_message
+    return conversation_data(
+        conversation,
+        marker=marker,
+        unread=unread,
+        last_message=conversation.last_message,
+        lessons=pair_lessons(conversation),
     )
-
-
-def conversation_view(
-    conversation: Conversation,
-    *,
-    marker: int,
-    unread: int,
-    last_message: Message | None,
-    bookings: list[dict] | None = None,
-) -> dict:
-    """Build the object from parts the caller already holds (student and instructor loaded)."""
-    return {
-        "id": conversation.pk,
-        "student": {"id": conversation.student_id, "name": conversation.student.name},
-        "instructor": {"id": conversation.instructor_id, "name": conversation.instructor.name},
-        "created_at": iso_z(conversation.created_at),
-        "updated_at": iso_z(last_message.created_at if last_message else conversation.updated_at),
-        "unread_count": unread,
-        "last_read_message_id": marker,
-        "last_message": message_data(last_message) if last_message else None,
-        "bookings": _bookings(conversation) if bookings is None else bookings,
-    }
 
 
 def conversation_list(
@@ -144,14 +120,14 @@ def conversation_list(
         last = page[limit - 1].conversation
         next_cursor = moment_cursor_encode(last.updated_at, last.pk)
     page = page[:limit]
-    lessons = _bookings_of_pairs([p.conversation for p in page])
+    lessons = _lessons_of_pairs([p.conversation for p in page])
     items = [
-        conversation_view(
+        conversation_data(
             p.conversation,
             marker=p.last_read_message_id,
             unread=p.unread_count,
             last_message=p.conversation.last_message,
-            bookings=lessons[(p.conversation.student_id, p.conversation.instructor_id)],
+            lessons=lessons[(p.conversation.student_id, p.conversation.instructor_id)],
         )
         for p in page
     ]

@@ -1,10 +1,13 @@
-"""Chat's periodic job; safe to run twice, also at the same time."""
+"""Chat's periodic job, named `chat.<entity>_<action>` after the service it calls.
+
+Safe to run twice, also at the same time.
+"""
 
 from celery import shared_task
 
-from chat.notices import offline_notices_send
+from chat import notices
 
 
-@shared_task(name="chat.send_offline_notices")
-def send_offline_notices() -> int:
-    return offline_notices_send()
+@shared_task(name="chat.offline_notices_send")
+def offline_notices_send() -> int:
+    return notices.offline_notices_send()

@@ -7,8 +7,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import services
-from chat.events import message_data
 from chat.selectors import is_participant
+from chat.shapes import message_data
 from conventions.errors import RateLimited
 from hub.ratelimit import Rate, take
 from hub.services import publish_ephemeral

@@ -227,15 +227,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
+# Each entry is named after its task: `<app>.<entity>_<action>`, like the service it calls.
 CELERY_BEAT_SCHEDULE = {
-    "tokens-prune": {"task": "accounts.tokens_prune", "schedule": 24 * 3600},
-    "hub-events-prune": {"task": "hub.events_prune", "schedule": 3600},
-    "hub-processes-prune": {"task": "hub.processes_prune", "schedule": 3600},
-    "bookings-expire-holds": {"task": "bookings.expire_holds", "schedule": 60},
-    "bookings-complete-ended": {"task": "bookings.complete_ended", "schedule": 300},
-    "bookings-send-reminders": {"task": "bookings.send_reminders", "schedule": 300},
-    "chat-offline-notices": {"task": "chat.send_offline_notices", "schedule": 60},
-    "bookings-settle-payments": {"task": "bookings.settle_payments", "schedule": 900},
+    name: {"task": name, "schedule": seconds}
+    for name, seconds in (
+        ("accounts.tokens_prune", 24 * 3600),
+        ("hub.events_prune", 3600),
+        ("hub.processes_prune", 3600),
+        ("bookings.bookings_expire", 60),
+        ("bookings.bookings_complete", 300),
+        ("bookings.reminders_send", 300),
+        ("bookings.booking_payments_settle", 900),
+        ("chat.offline_notices_send", 60),
+    )
 }
 
 # --- Auth ----------------------------------------------------------------------

@@ -152,7 +152,7 @@ def test_make_run_server_end_to_end(embedded_env, tmp_path):
                 (registered["user"]["id"],),
             )
         enqueue = manage(
-            "shell", "-c", "from accounts.tasks import tokens_prune_task as t; t.delay()",
+            "shell", "-c", "from accounts.tasks import tokens_prune as t; t.delay()",
             env=embedded_env,
         )  # fmt: skip
         assert enqueue.returncode == 0, enqueue.stderr

@@ -4,9 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from accounts import tasks
 from accounts.models import ApiToken, User
 from accounts.services import role_assign, token_create, user_create
-from accounts.tasks import tokens_prune_task
 from conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -96,8 +96,8 @@ def test_tokens_prune_forgets_only_long_revoked_tokens(make_user):
     live, _ = token_create(user=user)
     ApiToken.objects.filter(pk=old.pk).update(revoked_at=timezone.now() - timedelta(days=31))
     ApiToken.objects.filter(pk=recent.pk).update(revoked_at=timezone.now() - timedelta(days=1))
-    assert tokens_prune_task() == 1
-    assert tokens_prune_task() == 0
+    assert tasks.tokens_prune() == 1
+    assert tasks.tokens_prune() == 0
     assert set(ApiToken.objects.values_list("pk", flat=True)) == {recent.pk, live.pk}
 
 

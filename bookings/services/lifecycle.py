@@ -17,13 +17,18 @@ from django.utils import timezone
 from accounts.models import Role, User
 from bookings.events import availability_changed, booking_event, payment_event
 from bookings.models import HOLDING_STATUSES, Booking, BookingStatus, InstructorProfile, Service
-from bookings.selectors import booking_get, is_free_slot
+from bookings.selectors import (
+    booking_get,
+    lesson_ended,
+    not_a_free_slot,
+    payment_hold_lapsed,
+    require_free_slot,
+    settlement_action,
+)
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from payments.backends import PaymentError, PaymentStatus, payment_backend
 
 logger = logging.getLogger(__name__)
-
-SLOT_TAKEN = "This time is not a free slot of the service."
 
 
 def _reload(booking_id: int) -> Booking:
@@ -32,12 +37,14 @@ def _reload(booking_id: int) -> Booking:
     )
 
 
-def _swap(booking_id: int, *, allowed: tuple[str, ...], extra: Q | None = None, **changes) -> bool:
-    """Move a booking only if it is still in one of `allowed`: a lost race changes nothing."""
-    rows = Booking.objects.filter(pk=booking_id, status__in=allowed)
-    if extra is not None:
-        rows = rows.filter(extra)
+def _swap(booking_id: int, *, when: Q, **changes) -> bool:
+    """Change a booking only if it still matches `when`: a lost race changes nothing."""
+    rows = Booking.objects.filter(when, pk=booking_id)
     return rows.update(updated_at=timezone.now(), **changes) == 1
+
+
+PENDING = Q(status=BookingStatus.PENDING_PAYMENT)
+HOLDING = Q(status__in=HOLDING_STATUSES)
 
 
 def _lock_instructor(instructor_id: int) -> None:
@@ -113,8 +120,7 @@ def booking_create(
             earlier = _earlier_with_key(student, idempotency_key)
             if earlier is not None:
                 return _same_request(earlier, service_id, start), False
-            if not is_free_slot(service=service, start=start):
-                raise Conflict(SLOT_TAKEN)
+            require_free_slot(service=service, start=start)
             if _student_is_busy(student, start, end):
                 raise Conflict("You already have a lesson at this time.")
             booking = Booking.objects.create(
@@ -137,7 +143,7 @@ def booking_create(
         earlier = _earlier_with_key(student, idempotency_key)
         if earlier is not None:
             return _same_request(earlier, service_id, start), False
-        raise Conflict(SLOT_TAKEN) from None
+        raise not_a_free_slot() from None
     return booking_payment_authorise(booking_id=booking.pk), True
 
 
@@ -163,14 +169,12 @@ def booking_payment_authorise(*, booking_id: int) -> Booking:
             "payment_client_secret": result.client_secret or "",
         }
         if result.status == PaymentStatus.AUTHORIZED:
-            if _swap(
-                booking.pk, allowed=(BookingStatus.PENDING_PAYMENT,), **fields, status="confirmed"
-            ):
+            if _swap(booking.pk, when=PENDING, **fields, status=BookingStatus.CONFIRMED):
                 booking = _reload(booking.pk)
                 booking_event(booking, "booking.confirmed")
                 payment_event(booking, "payment.authorized")
         else:
-            _swap(booking.pk, allowed=(BookingStatus.PENDING_PAYMENT,), **fields)
+            _swap(booking.pk, when=PENDING, **fields)
     return _reload(booking.pk)
 
 
@@ -178,7 +182,7 @@ def _payment_failed(booking: Booking) -> Booking:
     with transaction.atomic():
         if _swap(
             booking.pk,
-            allowed=(BookingStatus.PENDING_PAYMENT,),
+            when=PENDING,
             status=BookingStatus.CANCELLED,
             payment_status=PaymentStatus.FAILED,
             cancel_reason="payment_failed",
@@ -221,8 +225,7 @@ def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
     with transaction.atomic():
         moved = _swap(
             booking_id,
-            allowed=HOLDING_STATUSES,
-            extra=Q(start__gt=now),
+            when=HOLDING & Q(start__gt=now),
             status=BookingStatus.CANCELLED,
             cancelled_by=by,
             cancel_reason=reason,
@@ -233,10 +236,9 @@ def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
             if current.status in HOLDING_STATUSES:
                 raise Conflict("The lesson has already started.")
             raise Conflict(f"A {current.status} booking cannot be cancelled.")
-        booking = _reload(booking_id)
-        booking_event(booking, "booking.cancelled")
+        booking = _settle_and_announce(booking_id, "booking.cancelled")
         _held_time_changed(booking, "cancelled")
-    return booking_payment_settle(booking_id=booking_id)
+    return booking
 
 
 def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booking:
@@ -250,10 +252,9 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
         if booking.start <= timezone.now():
             raise Conflict("The lesson has already started.")
         service = booking.service
-        if service.instructor_id != booking.instructor_id or not is_free_slot(
-            service=service, start=start, ignore_booking_id=booking.pk
-        ):
-            raise Conflict(SLOT_TAKEN)
+        if service.instructor_id != booking.instructor_id:
+            raise not_a_free_slot()
+        require_free_slot(service=service, start=start, ignore_booking_id=booking.pk)
         end = start + timedelta(minutes=service.duration_minutes)
         if _student_is_busy(booking.student, start, end, ignore_id=booking.pk):
             raise Conflict("The student already has a lesson at this time.")
@@ -262,13 +263,13 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
             with transaction.atomic():
                 moved = _swap(
                     booking.pk,
-                    allowed=HOLDING_STATUSES,
+                    when=HOLDING,
                     **_lesson_times(service, start),
                     reminder_24h_sent_at=None,
                     reminder_1h_sent_at=None,
                 )
         except IntegrityError:
-            raise Conflict(SLOT_TAKEN) from None
+            raise not_a_free_slot() from None
         if not moved:
             raise Conflict("The booking changed meanwhile; try again.")
         booking = _reload(booking.pk)
@@ -282,19 +283,13 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
 
 def booking_expire(*, booking_id: int) -> bool:
     """A payment hold older than the limit frees its time. Safe to run twice."""
-    cutoff = timezone.now() - timedelta(minutes=settings.BOOKINGS_PAYMENT_HOLD_MINUTES)
     with transaction.atomic():
         if not _swap(
-            booking_id,
-            allowed=(BookingStatus.PENDING_PAYMENT,),
-            extra=Q(created_at__lte=cutoff),
-            status=BookingStatus.EXPIRED,
+            booking_id, when=payment_hold_lapsed(now=timezone.now()), status=BookingStatus.EXPIRED
         ):
             return False
-        booking = _reload(booking_id)
-        booking_event(booking, "booking.expired")
+        booking = _settle_and_announce(booking_id, "booking.expired")
         _held_time_changed(booking, "expired")
-    booking_payment_settle(booking_id=booking_id)
     return True
 
 
@@ -302,14 +297,10 @@ def booking_complete(*, booking_id: int) -> bool:
     """A confirmed lesson whose own end time has passed is completed. Safe to run twice."""
     with transaction.atomic():
         if not _swap(
-            booking_id,
-            allowed=(BookingStatus.CONFIRMED,),
-            extra=Q(end__lte=timezone.now()),
-            status=BookingStatus.COMPLETED,
+            booking_id, when=lesson_ended(now=timezone.now()), status=BookingStatus.COMPLETED
         ):
             return False
-        booking_event(_reload(booking_id), "booking.completed")
-    booking_payment_settle(booking_id=booking_id)
+        _settle_and_announce(booking_id, "booking.completed")
     return True
 
 
@@ -323,8 +314,8 @@ def booking_mark_no_show(*, user: User, booking_id: int) -> Booking:
     with transaction.atomic():
         moved = _swap(
             booking.pk,
-            allowed=(BookingStatus.CONFIRMED, BookingStatus.COMPLETED),
-            extra=Q(start__lte=now, end__gte=now - grace),
+            when=Q(status__in=(BookingStatus.CONFIRMED, BookingStatus.COMPLETED))
+            & Q(start__lte=now, end__gte=now - grace),
             status=BookingStatus.NO_SHOW,
         )
         if not moved:
@@ -332,20 +323,9 @@ def booking_mark_no_show(*, user: User, booking_id: int) -> Booking:
             if current.start > now:
                 raise Conflict("The lesson has not started yet.")
             raise Conflict(f"A {current.status} booking cannot be marked as a no-show now.")
-        booking_event(_reload(booking.pk), "booking.no_show")
-    return booking_payment_settle(booking_id=booking.pk)
+        return _settle_and_announce(booking.pk, "booking.no_show")
 
 
-# What happens to the money once a booking reaches a final state.
-_SETTLEMENT = {
-    BookingStatus.CANCELLED: {
-        PaymentStatus.AUTHORIZED: "release",
-        PaymentStatus.CAPTURED: "refund",
-    },
-    BookingStatus.EXPIRED: {PaymentStatus.AUTHORIZED: "release"},
-    BookingStatus.COMPLETED: {PaymentStatus.AUTHORIZED: "capture"},
-    BookingStatus.NO_SHOW: {PaymentStatus.AUTHORIZED: "capture"},
-}
 _PAYMENT_EVENTS = {
     PaymentStatus.CAPTURED: "payment.captured",
     PaymentStatus.REFUNDED: "payment.refunded",
@@ -354,25 +334,48 @@ _PAYMENT_EVENTS = {
 
 
 def booking_payment_settle(*, booking_id: int) -> Booking:
-    """Capture, release or refund as the booking's final state requires. Safe to run twice.
+    """Capture, release or refund what a final state left unsettled. Safe to run twice.
 
-    The row stays locked while the backend answers, so two settlements never both act.
-    A backend failure leaves the payment as it was for the periodic sweep to retry.
+    The periodic sweep calls it after a backend failure; transitions settle in their own
+    transaction (`_settle_and_announce`). The row lock keeps two settlements from both acting.
     """
     with transaction.atomic():
-        booking = Booking.objects.select_for_update().get(pk=booking_id)
-        action = _SETTLEMENT.get(booking.status, {}).get(booking.payment_status)
-        if action is None or not booking.payment_reference:
-            return _reload(booking_id)
-        try:
-            result = getattr(payment_backend(), action)(payment_reference=booking.payment_reference)
-        except PaymentError as error:
-            logger.warning("Could not %s payment of booking %s: %s", action, booking_id, error)
-            return _reload(booking_id)
-        Booking.objects.filter(pk=booking_id).update(
-            payment_status=result.status, updated_at=timezone.now()
-        )
+        payment_type = _settle(Booking.objects.select_for_update().get(pk=booking_id))
         booking = _reload(booking_id)
-        if result.status in _PAYMENT_EVENTS:
-            payment_event(booking, _PAYMENT_EVENTS[result.status])
+        if payment_type is not None:
+            payment_event(booking, payment_type)
+    return booking
+
+
+def _settle(booking: Booking) -> str | None:
+    """Ask the backend for what the booking's state calls for; the payment event to announce.
+
+    The caller holds the row in an open transaction and has published nothing yet, so no
+    topic is locked while the backend answers. A backend failure changes nothing.
+    """
+    action = settlement_action(booking)
+    if action is None:
+        return None
+    try:
+        result = getattr(payment_backend(), action)(payment_reference=booking.payment_reference)
+    except PaymentError as error:
+        logger.warning("Could not %s payment of booking %s: %s", action, booking.pk, error)
+        return None
+    Booking.objects.filter(pk=booking.pk).update(
+        payment_status=result.status, updated_at=timezone.now()
+    )
+    return _PAYMENT_EVENTS.get(result.status)
+
+
+def _settle_and_announce(booking_id: int, type: str) -> Booking:
+    """Finish a status change: settle the money it calls for, then tell both participants.
+
+    Runs in the change's transaction, after its update, so every event is built from the
+    final row: `booking.*` data is what REST answers once the change commits.
+    """
+    payment_type = _settle(_reload(booking_id))
+    booking = _reload(booking_id)
+    booking_event(booking, type)
+    if payment_type is not None:
+        payment_event(booking, payment_type)
     return booking

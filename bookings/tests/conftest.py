@@ -78,3 +78,20 @@ def next_free_start(service, *, days_ahead: int = 1):
     begin = timezone.now() + timedelta(days=days_ahead)
     slots = free_slots(service=service, range_start=begin, range_end=begin + timedelta(days=7))
     return slots[0].start
+
+
+def next_free_start_with_room(service, *, hours: int, days_ahead: int = 1):
+    """A free start whose next `hours` hourly starts are free too, whatever the time of day.
+
+    The first free start tomorrow may be the day's last one, leaving no room to move later.
+    """
+    from bookings.selectors import free_slots
+
+    begin = timezone.now() + timedelta(days=days_ahead)
+    slots = free_slots(service=service, range_start=begin, range_end=begin + timedelta(days=7))
+    starts = {s.start for s in slots}
+    return next(
+        s.start
+        for s in slots
+        if all(s.start + timedelta(hours=h) in starts for h in range(1, hours + 1))
+    )

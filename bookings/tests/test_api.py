@@ -7,7 +7,13 @@ from django.utils import timezone
 
 from accounts.tests.test_api import assert_error
 from bookings.models import Booking, BookingStatus
-from bookings.tests.conftest import events_on, last_seq, next_free_start, place_booking
+from bookings.tests.conftest import (
+    events_on,
+    last_seq,
+    next_free_start,
+    next_free_start_with_room,
+    place_booking,
+)
 from conventions.times import iso_z
 
 pytestmark = pytest.mark.django_db
@@ -402,7 +408,7 @@ def test_either_side_cancels_and_the_time_comes_back(as_student, as_instructor, 
 
 
 def test_reschedule_moves_the_hold(as_student, instructor, student, service):
-    start = next_free_start(service)
+    start = next_free_start_with_room(service, hours=2)
     booking_id = book(as_student, service, start).json()["id"]
     taken = book(as_student, service, start + timedelta(hours=2)).json()["id"]
     seq = last_seq(f"availability:{instructor.pk}")

@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
 from bookings.models import Booking, BookingStatus
-from bookings.tests.conftest import next_free_start, place_booking
+from bookings.tests.conftest import next_free_start, next_free_start_with_room, place_booking
 from conftest import ApiClient
 from conventions.times import iso_z
 
@@ -62,7 +62,7 @@ def test_one_idempotency_key_raced_makes_one_booking(make_user, token_for, servi
 
 
 def test_two_overlapping_reschedules_one_wins(make_user, token_for, service):
-    first_start = next_free_start(service)
+    first_start = next_free_start_with_room(service, hours=3)
     target = iso_z(first_start + timedelta(hours=3))
     movers = []
     for offset in (0, 1):

@@ -56,8 +56,8 @@ def test_an_old_payment_hold_expires_frees_the_slot_and_is_announced(worker, ser
     seq = last_seq(f"availability:{service.instructor_id}")
     assert not is_free_slot(service=service, start=start)
 
-    assert on_worker(tasks.expire_holds) == 1
-    assert on_worker(tasks.expire_holds) == 0  # a second run changes nothing
+    assert on_worker(tasks.bookings_expire) == 1
+    assert on_worker(tasks.bookings_expire) == 0  # a second run changes nothing
     stale.refresh_from_db()
     fresh.refresh_from_db()
     assert (stale.status, fresh.status) == ("expired", "pending_payment")
@@ -71,8 +71,8 @@ def test_ended_lessons_complete_by_their_own_end_time_and_capture(worker, servic
     ended = place_booking(service, student, timezone.now() - timedelta(hours=2),
                           payment_status="authorized", payment_reference="dev_1")  # fmt: skip
     running = place_booking(service, student, timezone.now() - timedelta(minutes=30))
-    assert on_worker(tasks.complete_ended) == 1
-    assert on_worker(tasks.complete_ended) == 0
+    assert on_worker(tasks.bookings_complete) == 1
+    assert on_worker(tasks.bookings_complete) == 0
     ended.refresh_from_db()
     running.refresh_from_db()
     assert (ended.status, ended.payment_status) == ("completed", "captured")
@@ -89,8 +89,8 @@ def test_reminders_go_out_once_per_lesson_and_kind(worker, service, student, set
     place_booking(service, student, now + timedelta(hours=30))  # not due yet
     place_booking(service, student, now + timedelta(hours=20), status=BookingStatus.CANCELLED)
 
-    assert on_worker(tasks.send_reminders) == 2
-    assert on_worker(tasks.send_reminders) == 0
+    assert on_worker(tasks.reminders_send) == 2
+    assert on_worker(tasks.reminders_send) == 0
     # Two bookings, one mail each to student and instructor.
     assert len(mail.outbox) == 4
     assert sorted({m.to[0] for m in mail.outbox}) == sorted(
@@ -138,7 +138,7 @@ def test_settlement_sweep_retries_what_was_left(worker, service, student):
     left = place_booking(service, student, timezone.now() + timedelta(days=2),
                          status=BookingStatus.CANCELLED, payment_status="authorized",
                          payment_reference="dev_2")  # fmt: skip
-    assert on_worker(tasks.settle_payments) == 1
+    assert on_worker(tasks.booking_payments_settle) == 1
     left.refresh_from_db()
     assert left.payment_status == "released"
-    assert on_worker(tasks.settle_payments) == 0
+    assert on_worker(tasks.booking_payments_settle) == 0

@@ -45,8 +45,8 @@ def test_one_notice_for_unread_messages_and_never_twice(worker, student, instruc
     say(student, conversation, "Or Tuesday?")
     say(student, conversation, "just now", minutes_ago=1)  # not unread long enough yet
 
-    assert on_worker(tasks.send_offline_notices) == 1
-    assert on_worker(tasks.send_offline_notices) == 0
+    assert on_worker(tasks.offline_notices_send) == 1
+    assert on_worker(tasks.offline_notices_send) == 0
     (notice,) = mail.outbox
     assert notice.to == [instructor.email]
     assert notice.subject == f"2 unread messages from {student.name}"
@@ -54,16 +54,16 @@ def test_one_notice_for_unread_messages_and_never_twice(worker, student, instruc
 
     # Later, only what is new (the third message, now old enough) is in the next notice.
     Message.objects.filter(body="just now").update(created_at=timezone.now() - timedelta(minutes=6))
-    assert on_worker(tasks.send_offline_notices) == 1
+    assert on_worker(tasks.offline_notices_send) == 1
     assert "just now" in mail.outbox[1].body and "Monday" not in mail.outbox[1].body
 
 
 def test_no_notice_while_the_recipient_is_connected(worker, student, instructor, conversation):
     connections_record(process_id="p1", opened={"c1": instructor.pk}, closed=[], heartbeat=True)
     say(student, conversation, "hello?")
-    assert on_worker(tasks.send_offline_notices) == 0
+    assert on_worker(tasks.offline_notices_send) == 0
     connections_record(process_id="p1", opened={}, closed=["c1"], heartbeat=True)
-    assert on_worker(tasks.send_offline_notices) == 1
+    assert on_worker(tasks.offline_notices_send) == 1
 
 
 def test_no_notice_for_read_or_deleted_messages(worker, student, instructor, conversation):
@@ -72,7 +72,7 @@ def test_no_notice_for_read_or_deleted_messages(worker, student, instructor, con
     gone = say(student, conversation, "oops")
     message_delete(user=student, conversation_id=conversation.pk, message_id=gone.pk)
     say(instructor, conversation, "my own words")  # the student's unread, not the writer's
-    assert on_worker(tasks.send_offline_notices) == 1
+    assert on_worker(tasks.offline_notices_send) == 1
     (notice,) = mail.outbox
     assert notice.to == [student.email] and "my own words" in notice.body
 

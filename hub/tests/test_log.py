@@ -14,10 +14,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from hub import consumer, services
+from hub import consumer, services, tasks
 from hub.fanout import Fanout
 from hub.models import Event, Topic
-from hub.tasks import events_prune_task
 from tests.live import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -266,7 +265,7 @@ async def test_pruned_events_cannot_be_recovered(ws_user, connect):
     def age_and_prune():
         old = timezone.now() - timedelta(days=8)
         Event.objects.filter(topic__name="feed:7", seq__lte=2).update(created_at=old)
-        return events_prune_task(), events_prune_task()
+        return tasks.events_prune(), tasks.events_prune()
 
     assert await in_thread(age_and_prune) == (2, 0)
     reply = await client.call("subscribe", topic="feed:7", since=0, epoch=epoch)

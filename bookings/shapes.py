@@ -1,0 +1,109 @@
+"""Bookings as the outside world sees them: the objects REST answers with and events carry.
+
+One module, so that an event's data is the resource exactly as REST returns it.
+It only reads what it is given: no queries, and nothing of ours imports back.
+"""
+
+from datetime import datetime
+
+from bookings.models import AvailabilityOverride, Booking, InstructorProfile, Service
+from conventions.times import iso_z
+
+
+def service_data(service: Service) -> dict:
+    return {
+        "id": service.pk,
+        "name": service.name,
+        "duration_minutes": service.duration_minutes,
+        "price_cents": service.price_cents,
+        "currency": service.currency,
+        "location_types": service.location_type_list,
+        "buffer_before_minutes": service.buffer_before_minutes,
+        "buffer_after_minutes": service.buffer_after_minutes,
+        "min_notice_minutes": service.min_notice_minutes,
+        "booking_window_days": service.booking_window_days,
+        "slot_interval_minutes": service.slot_interval_minutes,
+    }
+
+
+def instructor_data(user) -> dict:
+    """An instructor with the active services the selector prefetched (none without a profile)."""
+    profile = getattr(user, "instructor_profile", None)
+    return {
+        "id": user.pk,
+        "name": user.name,
+        "bio": profile.bio if profile else "",
+        "timezone": profile.timezone if profile else user.timezone,
+        "services": [service_data(s) for s in profile.services.all()] if profile else [],
+    }
+
+
+def availability_data(profile: InstructorProfile) -> dict:
+    return {
+        "timezone": profile.timezone,
+        "rules": [
+            {
+                "weekday": r.weekday,
+                "start": r.start_time.strftime("%H:%M"),
+                "end": r.end_time.strftime("%H:%M"),
+            }
+            for r in profile.availability_rules.all()
+        ],
+    }
+
+
+def override_data(override: AvailabilityOverride) -> dict:
+    return {"date": override.date.isoformat(), "intervals": override.intervals}
+
+
+def slot_data(*, start: datetime, end: datetime) -> dict:
+    return {"start": iso_z(start), "end": iso_z(end)}
+
+
+def booking_data(booking: Booking, *, viewer_id: int) -> dict:
+    """The booking as `viewer_id` sees it: only the student gets the payment's client secret."""
+    secret = booking.payment_client_secret if viewer_id == booking.student_id else ""
+    payment = {"status": booking.payment_status, "client_secret": secret or None}
+    instructor = booking.instructor.user
+    return {
+        "id": booking.pk,
+        "status": booking.status,
+        "student": {"id": booking.student_id, "name": booking.student.name},
+        "instructor": {"id": instructor.pk, "name": instructor.name},
+        "service": {
+            "id": booking.service_id,
+            "name": booking.service.name,
+            "duration_minutes": booking.service.duration_minutes,
+        },
+        "start": iso_z(booking.start),
+        "end": iso_z(booking.end),
+        "location_type": booking.location_type,
+        "note": booking.note,
+        "price_cents": booking.price_cents,
+        "currency": booking.currency,
+        "payment": payment,
+        "cancelled_by": booking.cancelled_by_id,
+        "cancel_reason": booking.cancel_reason,
+        "created_at": iso_z(booking.created_at),
+        "updated_at": iso_z(booking.updated_at),
+    }
+
+
+def payment_data(booking: Booking, *, viewer_id: int) -> dict:
+    """What `payment.*` events carry: the booking's payment object, as that viewer sees it."""
+    return {
+        "booking_id": booking.pk,
+        "payment": booking_data(booking, viewer_id=viewer_id)["payment"],
+    }
+
+
+def availability_change_data(
+    *, instructor_id: int, start: datetime, end: datetime, reason: str
+) -> dict:
+    """The UTC interval whose slots may have changed, and why."""
+    return {
+        "instructor_id": instructor_id,
+        "start": iso_z(start),
+        "end": iso_z(end),
+        "reason": reason,
+    }
