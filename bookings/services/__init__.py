@@ -16,10 +16,10 @@ from bookings.services.lifecycle import (
     booking_expire,
     booking_mark_no_show,
     booking_payment_authorise,
-    booking_payment_settle,
     booking_reschedule,
 )
 from bookings.services.reminders import reminders_send
+from bookings.services.transitions import booking_payment_settle
 
 __all__ = [
     "availability_override_delete",

@@ -23,24 +23,17 @@ from bookings.selectors import (
     not_a_free_slot,
     payment_hold_lapsed,
     require_free_slot,
-    settlement_action,
+)
+from bookings.services.transitions import (
+    booking_reload,
+    booking_swap,
+    booking_transition,
+    held_time_changed,
 )
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from payments.backends import PaymentError, PaymentStatus, payment_backend
 
 logger = logging.getLogger(__name__)
-
-
-def _reload(booking_id: int) -> Booking:
-    return Booking.objects.select_related("student", "instructor__user", "service").get(
-        pk=booking_id
-    )
-
-
-def _swap(booking_id: int, *, when: Q, **changes) -> bool:
-    """Change a booking only if it still matches `when`: a lost race changes nothing."""
-    rows = Booking.objects.filter(when, pk=booking_id)
-    return rows.update(updated_at=timezone.now(), **changes) == 1
 
 
 PENDING = Q(status=BookingStatus.PENDING_PAYMENT)
@@ -82,7 +75,7 @@ def _same_request(booking: Booking, service_id: int, start: datetime) -> Booking
             "This Idempotency-Key was used for a different booking.",
             details={"booking_id": booking.pk},
         )
-    return _reload(booking.pk)
+    return booking_reload(booking.pk)
 
 
 def booking_create(
@@ -135,9 +128,9 @@ def booking_create(
                 currency=service.currency,
                 idempotency_key=idempotency_key,
             )
-            booking = _reload(booking.pk)
+            booking = booking_reload(booking.pk)
             booking_event(booking, "booking.created")
-            _held_time_changed(booking, "booked")
+            held_time_changed(booking, "booked")
     except IntegrityError:
         # Another request won: the overlap constraint, or the same Idempotency-Key.
         earlier = _earlier_with_key(student, idempotency_key)
@@ -149,7 +142,7 @@ def booking_create(
 
 def booking_payment_authorise(*, booking_id: int) -> Booking:
     """Ask the payment backend to reserve the price; confirm at once if it did."""
-    booking = _reload(booking_id)
+    booking = booking_reload(booking_id)
     if booking.status != BookingStatus.PENDING_PAYMENT:
         return booking
     try:
@@ -169,18 +162,18 @@ def booking_payment_authorise(*, booking_id: int) -> Booking:
             "payment_client_secret": result.client_secret or "",
         }
         if result.status == PaymentStatus.AUTHORIZED:
-            if _swap(booking.pk, when=PENDING, **fields, status=BookingStatus.CONFIRMED):
-                booking = _reload(booking.pk)
+            if booking_swap(booking.pk, when=PENDING, **fields, status=BookingStatus.CONFIRMED):
+                booking = booking_reload(booking.pk)
                 booking_event(booking, "booking.confirmed")
                 payment_event(booking, "payment.authorized")
         else:
-            _swap(booking.pk, when=PENDING, **fields)
-    return _reload(booking.pk)
+            booking_swap(booking.pk, when=PENDING, **fields)
+    return booking_reload(booking.pk)
 
 
 def _payment_failed(booking: Booking) -> Booking:
     with transaction.atomic():
-        if _swap(
+        if booking_swap(
             booking.pk,
             when=PENDING,
             status=BookingStatus.CANCELLED,
@@ -188,21 +181,11 @@ def _payment_failed(booking: Booking) -> Booking:
             cancel_reason="payment_failed",
             cancelled_at=timezone.now(),
         ):
-            booking = _reload(booking.pk)
+            booking = booking_reload(booking.pk)
             payment_event(booking, "payment.failed")
             booking_event(booking, "booking.cancelled")
-            _held_time_changed(booking, "payment_failed")
-    return _reload(booking.pk)
-
-
-def _held_time_changed(booking: Booking, reason: str) -> None:
-    """Calendars showing the booking's held time refetch it: taken or freed."""
-    availability_changed(
-        instructor_id=booking.instructor_id,
-        start=booking.hold_start,
-        end=booking.hold_end,
-        reason=reason,
-    )
+            held_time_changed(booking, "payment_failed")
+    return booking_reload(booking.pk)
 
 
 def booking_cancel(*, user: User, booking_id: int, reason: str) -> Booking:
@@ -222,22 +205,21 @@ def booking_cancel_by_staff(*, staff: User, booking_id: int, reason: str) -> Boo
 
 def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
     now = timezone.now()
-    with transaction.atomic():
-        moved = _swap(
-            booking_id,
-            when=HOLDING & Q(start__gt=now),
-            status=BookingStatus.CANCELLED,
-            cancelled_by=by,
-            cancel_reason=reason,
-            cancelled_at=now,
-        )
-        if not moved:
-            current = _reload(booking_id)
-            if current.status in HOLDING_STATUSES:
-                raise Conflict("The lesson has already started.")
-            raise Conflict(f"A {current.status} booking cannot be cancelled.")
-        booking = _settle_and_announce(booking_id, "booking.cancelled")
-        _held_time_changed(booking, "cancelled")
+    booking = booking_transition(
+        booking_id,
+        when=HOLDING & Q(start__gt=now),
+        event_type="booking.cancelled",
+        held_time_reason="cancelled",
+        status=BookingStatus.CANCELLED,
+        cancelled_by=by,
+        cancel_reason=reason,
+        cancelled_at=now,
+    )
+    if booking is None:
+        current = booking_reload(booking_id)
+        if current.status in HOLDING_STATUSES:
+            raise Conflict("The lesson has already started.")
+        raise Conflict(f"A {current.status} booking cannot be cancelled.")
     return booking
 
 
@@ -261,7 +243,7 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
         old_start, old_end = booking.hold_start, booking.hold_end
         try:
             with transaction.atomic():
-                moved = _swap(
+                moved = booking_swap(
                     booking.pk,
                     when=HOLDING,
                     **_lesson_times(service, start),
@@ -272,36 +254,36 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
             raise not_a_free_slot() from None
         if not moved:
             raise Conflict("The booking changed meanwhile; try again.")
-        booking = _reload(booking.pk)
+        booking = booking_reload(booking.pk)
         booking_event(booking, "booking.rescheduled")
         availability_changed(
             instructor_id=booking.instructor_id, start=old_start, end=old_end, reason="rescheduled"
         )
-        _held_time_changed(booking, "booked")
+        held_time_changed(booking, "booked")
     return booking
 
 
 def booking_expire(*, booking_id: int) -> bool:
     """A payment hold older than the limit frees its time. Safe to run twice."""
-    with transaction.atomic():
-        if not _swap(
-            booking_id, when=payment_hold_lapsed(now=timezone.now()), status=BookingStatus.EXPIRED
-        ):
-            return False
-        booking = _settle_and_announce(booking_id, "booking.expired")
-        _held_time_changed(booking, "expired")
-    return True
+    expired = booking_transition(
+        booking_id,
+        when=payment_hold_lapsed(now=timezone.now()),
+        event_type="booking.expired",
+        held_time_reason="expired",
+        status=BookingStatus.EXPIRED,
+    )
+    return expired is not None
 
 
 def booking_complete(*, booking_id: int) -> bool:
     """A confirmed lesson whose own end time has passed is completed. Safe to run twice."""
-    with transaction.atomic():
-        if not _swap(
-            booking_id, when=lesson_ended(now=timezone.now()), status=BookingStatus.COMPLETED
-        ):
-            return False
-        _settle_and_announce(booking_id, "booking.completed")
-    return True
+    completed = booking_transition(
+        booking_id,
+        when=lesson_ended(now=timezone.now()),
+        event_type="booking.completed",
+        status=BookingStatus.COMPLETED,
+    )
+    return completed is not None
 
 
 def booking_mark_no_show(*, user: User, booking_id: int) -> Booking:
@@ -311,71 +293,16 @@ def booking_mark_no_show(*, user: User, booking_id: int) -> Booking:
         raise Forbidden("Only the instructor can mark a no-show.")
     now = timezone.now()
     grace = timedelta(hours=settings.BOOKINGS_NO_SHOW_GRACE_HOURS)
-    with transaction.atomic():
-        moved = _swap(
-            booking.pk,
-            when=Q(status__in=(BookingStatus.CONFIRMED, BookingStatus.COMPLETED))
-            & Q(start__lte=now, end__gte=now - grace),
-            status=BookingStatus.NO_SHOW,
-        )
-        if not moved:
-            current = _reload(booking.pk)
-            if current.start > now:
-                raise Conflict("The lesson has not started yet.")
-            raise Conflict(f"A {current.status} booking cannot be marked as a no-show now.")
-        return _settle_and_announce(booking.pk, "booking.no_show")
-
-
-_PAYMENT_EVENTS = {
-    PaymentStatus.CAPTURED: "payment.captured",
-    PaymentStatus.REFUNDED: "payment.refunded",
-    PaymentStatus.RELEASED: "payment.released",
-}
-
-
-def booking_payment_settle(*, booking_id: int) -> Booking:
-    """Capture, release or refund what a final state left unsettled. Safe to run twice.
-
-    The periodic sweep calls it after a backend failure; transitions settle in their own
-    transaction (`_settle_and_announce`). The row lock keeps two settlements from both acting.
-    """
-    with transaction.atomic():
-        payment_type = _settle(Booking.objects.select_for_update().get(pk=booking_id))
-        booking = _reload(booking_id)
-        if payment_type is not None:
-            payment_event(booking, payment_type)
-    return booking
-
-
-def _settle(booking: Booking) -> str | None:
-    """Ask the backend for what the booking's state calls for; the payment event to announce.
-
-    The caller holds the row in an open transaction and has published nothing yet, so no
-    topic is locked while the backend answers. A backend failure changes nothing.
-    """
-    action = settlement_action(booking)
-    if action is None:
-        return None
-    try:
-        result = getattr(payment_backend(), action)(payment_reference=booking.payment_reference)
-    except PaymentError as error:
-        logger.warning("Could not %s payment of booking %s: %s", action, booking.pk, error)
-        return None
-    Booking.objects.filter(pk=booking.pk).update(
-        payment_status=result.status, updated_at=timezone.now()
+    marked = booking_transition(
+        booking.pk,
+        when=Q(status__in=(BookingStatus.CONFIRMED, BookingStatus.COMPLETED))
+        & Q(start__lte=now, end__gte=now - grace),
+        event_type="booking.no_show",
+        status=BookingStatus.NO_SHOW,
     )
-    return _PAYMENT_EVENTS.get(result.status)
-
-
-def _settle_and_announce(booking_id: int, type: str) -> Booking:
-    """Finish a status change: settle the money it calls for, then tell both participants.
-
-    Runs in the change's transaction, after its update, so every event is built from the
-    final row: `booking.*` data is what REST answers once the change commits.
-    """
-    payment_type = _settle(_reload(booking_id))
-    booking = _reload(booking_id)
-    booking_event(booking, type)
-    if payment_type is not None:
-        payment_event(booking, payment_type)
-    return booking
+    if marked is None:
+        current = booking_reload(booking.pk)
+        if current.start > now:
+            raise Conflict("The lesson has not started yet.")
+        raise Conflict(f"A {current.status} booking cannot be marked as a no-show now.")
+    return marked
