@@ -5,6 +5,7 @@ middleware it leaves the ASGI `send` untouched; clients without a cookie cost
 nothing here and authenticate with their first frame instead.
 """
 
+from collections.abc import Iterable
 from http.cookies import SimpleCookie
 
 from channels.auth import get_user
@@ -12,8 +13,10 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils.module_loading import import_string
 
+from hub.asgi import ASGIApp, Receive, Scope, Send
 
-def session_key_from(headers) -> str | None:
+
+def session_key_from(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     for name, value in headers:
         if name == b"cookie":
             cookie = SimpleCookie()
@@ -27,10 +30,10 @@ def session_key_from(headers) -> str | None:
 
 
 class SessionAuth:
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = session_key_from(scope.get("headers", ()))
         if not key:
             # No cookie: the scope passes unchanged (no copy per connection), and

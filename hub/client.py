@@ -17,19 +17,25 @@ import contextlib
 import itertools
 import logging
 import random
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event as WebSocketEvent
 
 logger = logging.getLogger(__name__)
 
 # Close codes after which reconnecting cannot help.
 FINAL_CLOSE_CODES = {1003, 1008, 1009, 4001}
+
+# Called with a successful reply's `data` as soon as it is parsed.
+OnReply = Callable[[dict[str, Any]], None]
 
 
 class HubError(Exception):
@@ -75,12 +81,20 @@ class _FrameConnection(ClientConnection):
     step per connection. Fragmented and binary messages take websockets' own path.
     """
 
-    def __init__(self, protocol, on_text, **kwargs):
+    def __init__(
+        self, protocol: ClientProtocol, on_text: Callable[[bytes], None], **kwargs: Any
+    ) -> None:
         super().__init__(protocol, **kwargs)
         self._on_text = on_text
 
-    def process_event(self, event) -> None:
-        if self.response is not None and event.opcode is Opcode.TEXT and event.fin:
+    def process_event(self, event: WebSocketEvent) -> None:
+        # After the handshake's response every event is a Frame; isinstance says so to mypy.
+        if (
+            self.response is not None
+            and isinstance(event, Frame)
+            and event.opcode is Opcode.TEXT
+            and event.fin
+        ):
             self._on_text(event.data)
         else:
             super().process_event(event)
@@ -109,10 +123,11 @@ class HubClient:
         self.duplicates = 0  # events at or below a seq already seen (the server owes none)
         self.close_code: int | None = None
         self._refs = itertools.count(1)
-        self._pending: dict[Any, asyncio.Future] = {}
-        self._events: asyncio.Queue = asyncio.Queue()
-        self._ws = None
-        self._reader: asyncio.Task | None = None
+        # ref -> (the reply's future, what to run on the reply before any later frame)
+        self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], OnReply | None]] = {}
+        self._events: asyncio.Queue[Event | Resync | HubClosed] = asyncio.Queue()
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._closing = False
 
@@ -120,7 +135,7 @@ class HubClient:
         await self.connect()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     # --- connection ----------------------------------------------------------------
@@ -133,7 +148,9 @@ class HubClient:
             additional_headers=headers,
             max_size=2**20,
             ping_interval=None,
-            create_connection=self._make_connection,
+            # websockets documents a wrapper as welcome here, but annotates the
+            # parameter as the class only.
+            create_connection=self._make_connection,  # type: ignore[arg-type]
         )
         self._reader = asyncio.create_task(self._read_loop(self._ws))
         auth = await self.request("auth", token=self.token)
@@ -155,10 +172,10 @@ class HubClient:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
 
-    def _make_connection(self, protocol, **kwargs) -> _FrameConnection:
+    def _make_connection(self, protocol: ClientProtocol, **kwargs: Any) -> _FrameConnection:
         return _FrameConnection(protocol, self._on_text, **kwargs)
 
-    def _on_text(self, data: bytes) -> None:
+    def _on_text(self, data: bytes | str) -> None:
         try:
             frame = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -169,7 +186,7 @@ class HubClient:
         except Exception:  # never let one odd frame break the socket's read callback
             logger.exception("Could not handle a frame from the server")
 
-    async def _read_loop(self, ws) -> None:
+    async def _read_loop(self, ws: ClientConnection) -> None:
         """Wait for the connection to end (frames arrive through `_on_text`), then react."""
         try:
             async for text in ws:  # only fragmented or binary messages come this way
@@ -204,7 +221,7 @@ class HubClient:
                 logger.info("Reconnect failed (%s); retrying", exc)
                 delay = min(delay * 2, 5.0)
 
-    def _on_frame(self, frame: dict) -> None:
+    def _on_frame(self, frame: dict[str, Any]) -> None:
         op = frame.get("op")
         if op == "event":
             topic, seq = frame["topic"], frame.get("seq")
@@ -219,32 +236,40 @@ class HubClient:
                 Event(topic, frame["type"], frame.get("data"), frame.get("ts", ""), seq)
             )
         elif op == "reply":
-            future, on_reply = self._pending.pop(frame.get("ref"), (None, None))
+            ref = frame.get("ref")
+            pending = self._pending.pop(ref, None) if ref is not None else None
+            if pending is None:
+                return
+            future, on_reply = pending
             if on_reply is not None and frame.get("ok"):
                 on_reply(frame["data"])  # before any frame that follows the reply
-            if future is not None and not future.done():
+            if not future.done():
                 future.set_result(frame)
         elif op == "error":
             logger.warning("Server refused a frame: %s", frame.get("error"))
 
     # --- requests ------------------------------------------------------------------
 
-    async def request(self, op: str, _on_reply=None, **fields: Any) -> dict:
+    async def request(
+        self, op: str, _on_reply: OnReply | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """Send one command and wait for its reply; raise HubError on `ok: false`."""
+        assert self._ws is not None, "connect() first"
         ref = next(self._refs)
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[ref] = (future, _on_reply)
         await self._ws.send(orjson.dumps({"op": op, "ref": ref, **fields}).decode())
         reply = await future
         if not reply["ok"]:
             error = reply["error"]
             raise HubError(error["code"], error.get("message", ""), error.get("retry_after"))
-        return reply["data"]
+        data: dict[str, Any] = reply["data"]
+        return data
 
     async def ping(self) -> None:
         await self.request("ping")
 
-    async def subscribe(self, topic: str) -> dict:
+    async def subscribe(self, topic: str) -> dict[str, Any]:
         """Follow a topic; subscribing again to one already followed changes nothing."""
         if topic in self.positions:
             return await self.request("subscribe", topic=topic)
@@ -253,7 +278,9 @@ class HubClient:
         self.positions[topic] = position
         return reply
 
-    async def _subscribe(self, topic: str, position: _Position, first: bool = False) -> dict:
+    async def _subscribe(
+        self, topic: str, position: _Position, first: bool = False
+    ) -> dict[str, Any]:
         fields: dict[str, Any] = {"topic": topic}
         resuming = position.epoch is not None
         if resuming:
@@ -261,7 +288,7 @@ class HubClient:
         # Track the topic before the reply so replayed events that follow it are seen.
         self.positions[topic] = position
 
-        def on_reply(data: dict) -> None:
+        def on_reply(data: dict[str, Any]) -> None:
             if not data["recovered"]:
                 if resuming:
                     self._events.put_nowait(Resync(topic, data["seq"], data["epoch"]))
@@ -280,7 +307,7 @@ class HubClient:
         self.positions.pop(topic, None)
         await self.request("unsubscribe", topic=topic)
 
-    async def publish(self, topic: str, type: str, data: dict) -> dict:
+    async def publish(self, topic: str, type: str, data: dict[str, Any]) -> dict[str, Any]:
         return await self.request("publish", topic=topic, type=type, data=data)
 
     # --- events --------------------------------------------------------------------
@@ -291,7 +318,7 @@ class HubClient:
             raise item
         return item
 
-    async def events(self):
+    async def events(self) -> AsyncIterator[Event | Resync]:
         """Events in arrival order (per topic, in seq order), across reconnects."""
         while True:
             yield await self.next_event()

@@ -3,56 +3,66 @@
 from django.conf import settings
 
 
-def hub_setting(name: str, default):
-    return getattr(settings, f"HUB_{name}", default)
+# A setting holds whatever the settings module (or a test) put there; each
+# reader converts it to the type its accessors promise.
+def _int_setting(name: str, default: int) -> int:
+    return int(getattr(settings, f"HUB_{name}", default))
+
+
+def _float_setting(name: str, default: float) -> float:
+    return float(getattr(settings, f"HUB_{name}", default))
+
+
+def _str_setting(name: str, default: str) -> str:
+    return str(getattr(settings, f"HUB_{name}", default))
 
 
 def replay_limit() -> int:
-    return hub_setting("REPLAY_LIMIT", 1000)
+    return _int_setting("REPLAY_LIMIT", 1000)
 
 
 def retention_days() -> float:
-    return hub_setting("EVENT_RETENTION_DAYS", 7)
+    return _float_setting("EVENT_RETENTION_DAYS", 7)
 
 
 def max_topics_per_connection() -> int:
-    return hub_setting("MAX_TOPICS_PER_CONNECTION", 100)
+    return _int_setting("MAX_TOPICS_PER_CONNECTION", 100)
 
 
 def outgoing_queue_limit() -> int:
     """Frames a connection may fall behind by before it is closed with 4008."""
-    return hub_setting("OUTGOING_QUEUE_FRAMES", 1000)
+    return _int_setting("OUTGOING_QUEUE_FRAMES", 1000)
 
 
 def tail_interval() -> float:
     """How often each server process checks the log for events it missed."""
-    return hub_setting("TAIL_INTERVAL_SECONDS", 2.0)
+    return _float_setting("TAIL_INTERVAL_SECONDS", 2.0)
 
 
 def presence_ttl() -> float:
-    return hub_setting("PRESENCE_TTL_SECONDS", 60.0)
+    return _float_setting("PRESENCE_TTL_SECONDS", 60.0)
 
 
 def gc_oldest_interval() -> float:
     """Under daphne, seconds between full GC collections (0: leave CPython's own schedule)."""
-    return hub_setting("GC_OLDEST_INTERVAL_SECONDS", 60.0)
+    return _float_setting("GC_OLDEST_INTERVAL_SECONDS", 60.0)
 
 
 def gc_thaw_after_closed() -> int:
     """Closed connections after which the frozen objects are collected again (their cycles)."""
-    return hub_setting("GC_THAW_AFTER_CLOSED_CONNECTIONS", 1000)
+    return _int_setting("GC_THAW_AFTER_CLOSED_CONNECTIONS", 1000)
 
 
 def gc_thaw_interval() -> float:
     """At most this many seconds between full collections of the frozen objects too."""
-    return hub_setting("GC_THAW_INTERVAL_SECONDS", 3600.0)
+    return _float_setting("GC_THAW_INTERVAL_SECONDS", 3600.0)
 
 
 def gc_after_new_connections() -> int:
     """New connections (or subscriptions) after which a full collection runs once they settle."""
-    return hub_setting("GC_AFTER_NEW_CONNECTIONS", 200)
+    return _int_setting("GC_AFTER_NEW_CONNECTIONS", 200)
 
 
 def key_prefix() -> str:
     """This deployment's prefix for every Redis key and channel-layer name."""
-    return hub_setting("KEY_PREFIX", "hub")
+    return _str_setting("KEY_PREFIX", "hub")

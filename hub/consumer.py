@@ -4,10 +4,12 @@ import asyncio
 import inspect
 import logging
 import uuid
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from accounts.models import User
 from accounts.services import token_authenticate
 from conventions.errors import Forbidden, LimitExceeded, NotFound, ServiceError
 from hub import conf, protocol, topics
@@ -22,6 +24,13 @@ logger = logging.getLogger(__name__)
 AUTH_DEADLINE_SECONDS = 10.0
 
 
+def _resolve(topic: object) -> tuple[str, topics.TopicFamily, int]:
+    """topics.resolve(), with the name it accepted typed as the string it must be."""
+    family, object_id = topics.resolve(topic)
+    assert isinstance(topic, str)  # resolve() refuses anything else
+    return topic, family, object_id
+
+
 class HubConsumer(AsyncWebsocketConsumer):
     """One client connection: many topics, one socket, one bounded outgoing queue."""
 
@@ -30,13 +39,13 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.connection_id = uuid.uuid4().hex
-        self.user = None
+        self.user: User | None = None
         self.closed = False
         self.subscriptions: dict[str, Subscription] = {}
         # Sets made on first use: most connections never need them, and an idle
         # connection's memory is what caps how many one process can hold.
-        self.presence_topics: set[str] | tuple = ()
-        self.authorized: set[str] | tuple = ()
+        self.presence_topics: set[str] | tuple[()] = ()
+        self.authorized: set[str] | tuple[()] = ()
         self.auth_deadline: asyncio.TimerHandle | None = None
         await self.accept()
         self.wire = wire_for(self.base_send, conf.outgoing_queue_limit(), self._fell_behind)
@@ -77,7 +86,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         for topic in list(self.subscriptions):
             await self._leave(topic)
 
-    async def close(self, code=None, reason=None) -> None:
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
         if self.closed:
             return
         self.closed = True
@@ -92,7 +101,7 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     # --- frames ------------------------------------------------------------------
 
-    async def receive(self, text_data=None, bytes_data=None) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closed:
             return
         if text_data is None:
@@ -103,7 +112,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         ):
             await self.close(code=protocol.CLOSE_TOO_BIG)
             return
-        ref = None
+        ref: protocol.Ref = None
         try:
             command = protocol.parse_frame(text_data)
             ref = command.ref
@@ -165,25 +174,29 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.fanout.connection_opened(self)
         return protocol.reply_ok(command.ref, self._auth_data())
 
-    def _auth_data(self) -> dict:
-        return {"user_id": self.user.pk, "connection_id": self.connection_id}
+    def _auth_data(self) -> dict[str, Any]:
+        return {"user_id": self._signed_in().pk, "connection_id": self.connection_id}
+
+    def _signed_in(self) -> User:
+        """The connection's user, for the code that runs only once there is one."""
+        assert self.user is not None, "reached only on an authenticated connection"
+        return self.user
 
     # --- topics ------------------------------------------------------------------
 
-    async def _authorize(self, topic: str) -> tuple[topics.TopicFamily, int]:
+    async def _authorize(self, topic: object) -> tuple[str, topics.TopicFamily, int]:
         """Resolve the topic and check, once per connection, that the user may use it."""
-        family, object_id = topics.resolve(topic)
-        if topic not in self.authorized:
+        name, family, object_id = _resolve(topic)
+        if name not in self.authorized:
             allowed = await database_sync_to_async(family.authorize)(self.user, object_id)
             if not allowed:
                 raise Forbidden("You may not use this topic.")
             if not self.authorized:
                 self.authorized = set()
-            self.authorized.add(topic)
-        return family, object_id
+            self.authorized.add(name)
+        return name, family, object_id
 
     async def op_subscribe(self, command: Command) -> str | None:
-        topic = command.body.get("topic")
         since, epoch = command.body.get("since"), command.body.get("epoch")
         if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
             raise CommandError("subscribe", command.ref, "bad_request", "`since` is an integer.")
@@ -191,7 +204,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             raise CommandError("subscribe", command.ref, "bad_request", "`since` is >= 0.")
         if epoch is not None and not isinstance(epoch, str):
             raise CommandError("subscribe", command.ref, "bad_request", "`epoch` is a string.")
-        family, _ = await self._authorize(topic)
+        topic, family, _ = await self._authorize(command.body.get("topic"))
         if topic in self.subscriptions:
             replay = await database_sync_to_async(replay_since)(name=topic, since=None, epoch=None)
             data = {"topic": topic, "seq": replay.seq, "epoch": replay.epoch, "recovered": False}
@@ -226,20 +239,20 @@ class HubConsumer(AsyncWebsocketConsumer):
         return None
 
     async def _join_presence(self, topic: str) -> list[int]:
-        first = await self.fanout.presence.join(topic, self.user.pk, self.connection_id)
+        user = self._signed_in()
+        first = await self.fanout.presence.join(topic, user.pk, self.connection_id)
         if not self.presence_topics:
             self.presence_topics = set()
         self.presence_topics.add(topic)
         members = await self.fanout.presence.members(topic)
         if first:
             await publish_ephemeral(
-                topic=topic, event_type="presence.join", data={"user_id": self.user.pk}
+                topic=topic, event_type="presence.join", data={"user_id": user.pk}
             )
         return members
 
     async def op_unsubscribe(self, command: Command) -> str:
-        topic = command.body.get("topic")
-        topics.resolve(topic)
+        topic, _, _ = _resolve(command.body.get("topic"))
         await self._leave(topic)
         return protocol.reply_ok(command.ref)
 
@@ -247,21 +260,22 @@ class HubConsumer(AsyncWebsocketConsumer):
         subscription = self.subscriptions.pop(topic, None)
         if subscription is not None:
             await self.fanout.detach(topic, subscription)
-        if topic in self.presence_topics:
+        if isinstance(self.presence_topics, set) and topic in self.presence_topics:
             self.presence_topics.discard(topic)
             try:
-                last = await self.fanout.presence.leave(topic, self.user.pk, self.connection_id)
+                user = self._signed_in()
+                last = await self.fanout.presence.leave(topic, user.pk, self.connection_id)
             except Exception:  # the entry expires and the sweep announces the leave
                 logger.warning("Could not record leaving %s", topic)
                 return
             if last:
                 await publish_ephemeral(
-                    topic=topic, event_type="presence.leave", data={"user_id": self.user.pk}
+                    topic=topic, event_type="presence.leave", data={"user_id": user.pk}
                 )
 
     async def op_publish(self, command: Command) -> str:
-        topic, type_, data = (command.body.get(k) for k in ("topic", "type", "data"))
-        family, object_id = await self._authorize(topic)
+        type_, data = command.body.get("type"), command.body.get("data")
+        topic, family, object_id = await self._authorize(command.body.get("topic"))
         if not isinstance(type_, str) or type_ not in family.handlers:
             raise NotFound(f"Topic family {family.name!r} accepts no {type_!r} publish.")
         if not isinstance(data, dict):

@@ -11,21 +11,42 @@ catches events whose fast-path message never came (no Redis, or an outage).
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Callable, Collection
+from typing import Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from accounts.models import User
 from hub import conf, gc_schedule, selectors
 from hub.presence import MemoryPresence, RedisPresence
 from hub.registry import REGISTRY_BATCH_SECONDS, ConnectionBatch
 from hub.revocation import close_revoked
-from hub.services import publish_ephemeral, stored_event_frame, topic_get_or_create
+from hub.services import EventMessage, publish_ephemeral, stored_event_frame, topic_get_or_create
 from hub.shutdown import stop_with_daphne
 from hub.topics import group_name
-from hub.wire import Outgoing
+from hub.wire import Outgoing, Wire
 
 logger = logging.getLogger(__name__)
+
+
+class LocalConnection(Protocol):
+    """What the fan-out needs of one of this process's sockets (hub.consumer.HubConsumer)."""
+
+    @property
+    def connection_id(self) -> str: ...
+
+    @property
+    def user(self) -> User | None: ...
+
+    @property
+    def wire(self) -> Wire: ...
+
+    @property
+    def presence_topics(self) -> Collection[str]: ...
+
+    async def close(self, code: int | None = None) -> None: ...
 
 
 class Subscription:
@@ -33,7 +54,7 @@ class Subscription:
 
     __slots__ = ("buffer", "connection", "sent_seq")
 
-    def __init__(self, connection):
+    def __init__(self, connection: LocalConnection):
         self.connection = connection
         self.sent_seq = 0
         self.buffer: list[tuple[int | None, Outgoing]] | None = []
@@ -58,7 +79,7 @@ class Subscription:
 class TopicState:
     __slots__ = ("last_seq", "lock", "subscriptions", "topic_id")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.subscriptions: set[Subscription] = set()
         self.last_seq: int | None = None
         self.topic_id: int | None = None
@@ -72,9 +93,9 @@ class Fanout:
         weakref.WeakKeyDictionary()
     )
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.topics: dict[str, TopicState] = {}
-        self.connections: set = set()
+        self.connections: set[LocalConnection] = set()
         self.channel: str | None = None
         self.layer = get_channel_layer()
         self.presence = (
@@ -82,11 +103,11 @@ class Fanout:
             if settings.REDIS_URL
             else MemoryPresence(conf.presence_ttl())
         )
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._started = asyncio.Lock()
         self.stopping = False
         self.registry_batch = ConnectionBatch()
-        self._starting: asyncio.Task | None = None
+        self._starting: asyncio.Task[None] | None = None
 
     @classmethod
     def current(cls) -> "Fanout":
@@ -137,21 +158,24 @@ class Fanout:
 
     # --- connections and subscriptions ---------------------------------------
 
-    def connection_opened(self, connection) -> None:
+    def connection_opened(self, connection: LocalConnection) -> None:
+        """Count a connection once it is authenticated (its `user` is set for good)."""
+        user = connection.user
+        assert user is not None, "only an authenticated connection is opened"
         self.connections.add(connection)
-        self.registry_batch.opened(connection.connection_id, connection.user.pk)
+        self.registry_batch.opened(connection.connection_id, user.pk)
         gc_schedule.note_growth()
         if self.channel is None and self._starting is None:  # the registry batches need it
             self._starting = asyncio.get_running_loop().create_task(self.start())
 
-    def connection_closed(self, connection) -> None:
+    def connection_closed(self, connection: LocalConnection) -> None:
         if connection not in self.connections:
             return  # never authenticated, never recorded
         self.connections.discard(connection)
         gc_schedule.note_connection_closed()
         self.registry_batch.closed(connection.connection_id)
 
-    async def attach(self, topic: str, connection) -> Subscription:
+    async def attach(self, topic: str, connection: LocalConnection) -> Subscription:
         """Start receiving a topic's live events for a connection (buffered for now).
 
         A topic new to this process joins the layer group first and then reads its
@@ -203,7 +227,7 @@ class Fanout:
                 logger.exception("Fan-out receive failed; retrying")
                 await asyncio.sleep(0.5)
 
-    async def on_message(self, message: dict) -> None:
+    async def on_message(self, message: EventMessage) -> None:
         state = self.topics.get(message["topic"])
         if state is None:
             return
@@ -222,6 +246,7 @@ class Fanout:
 
     @staticmethod
     def _deliver(state: TopicState, seq: int, outgoing: Outgoing) -> None:
+        assert state.last_seq is not None, "delivery starts once attach read the position"
         if seq <= state.last_seq:
             return  # delivered already (a late fast-path copy of a healed event)
         state.last_seq = seq
@@ -237,7 +262,9 @@ class Fanout:
             self._deliver(state, event.seq, Outgoing(stored_event_frame(topic, event)))
 
     @staticmethod
-    async def _every(interval, job, what: str) -> None:
+    async def _every(
+        interval: Callable[[], float], job: Callable[[], Awaitable[None]], what: str
+    ) -> None:
         """Run `job` every `interval()` seconds for the process's life, surviving failures."""
         while True:
             await asyncio.sleep(interval())
@@ -270,6 +297,7 @@ class Fanout:
         entries = [
             (topic, connection.user.pk, connection.connection_id)
             for connection in self.connections
+            if connection.user is not None  # always: only authenticated ones are counted
             for topic in connection.presence_topics
         ]
         if entries:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http.request import validate_host
 
+from hub.asgi import ASGIApp, Receive, Scope, Send
 from hub.protocol import CLOSE_POLICY_VIOLATION
 from hub.wire import close_socket
 
@@ -30,10 +31,10 @@ def origin_allowed(origin: str | None) -> bool:
 class OriginCheck:
     """ASGI middleware: refuse cross-site WebSocket handshakes before anything else runs."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         origin = None
         for name, value in scope.get("headers", ()):
             if name == b"origin":

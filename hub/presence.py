@@ -9,8 +9,10 @@ embedded mode the one process keeps them in memory.
 
 import time
 from collections import defaultdict
+from typing import cast
 
 from redis import asyncio as aioredis
+from redis.typing import EncodableT
 
 from hub import conf
 
@@ -66,15 +68,18 @@ class RedisPresence:
 
     async def join(self, topic: str, user_id: int, connection_id: str) -> bool:
         now = time.time()
-        args = [user_id, connection_id, now, now + self.ttl, int(self.ttl * 2000)]
+        args: list[EncodableT] = [user_id, connection_id, now, now + self.ttl, int(self.ttl * 2000)]
         return bool(await self._join(keys=[_key(topic)], args=args))
 
     async def leave(self, topic: str, user_id: int, connection_id: str) -> bool:
-        args = [user_id, connection_id, time.time()]
+        args: list[EncodableT] = [user_id, connection_id, time.time()]
         return bool(await self._leave(keys=[_key(topic)], args=args))
 
     async def members(self, topic: str) -> list[int]:
-        entries = await self.redis.zrangebyscore(_key(topic), time.time(), "+inf")
+        # Members only (no scores) and undecoded: the union redis-py declares is bytes here.
+        entries = cast(
+            list[bytes], await self.redis.zrangebyscore(_key(topic), time.time(), "+inf")
+        )
         return sorted({int(entry.split(b":", 1)[0]) for entry in entries})
 
     async def renew(self, entries: list[tuple[str, int, str]]) -> None:

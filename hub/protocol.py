@@ -17,6 +17,9 @@ CLOSE_INTERNAL_ERROR = 1011
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_SLOW_CONSUMER = 4008
 
+# A client's `ref`, echoed on the reply to its command.
+Ref = str | int | None
+
 
 class FrameError(Exception):
     """A frame that cannot carry a reply (not JSON, not an object, no `op`)."""
@@ -25,7 +28,7 @@ class FrameError(Exception):
 @dataclass(frozen=True, slots=True)
 class Command:
     op: str
-    ref: str | int | None
+    ref: Ref
     body: dict[str, Any]
 
 
@@ -50,7 +53,7 @@ def parse_frame(text: str) -> Command:
 class CommandError(Exception):
     """A refusal answered with an `ok: false` reply."""
 
-    def __init__(self, op: str | None, ref, code: str, message: str, **extra: Any):
+    def __init__(self, op: str | None, ref: Ref, code: str, message: str, **extra: Any):
         super().__init__(message)
         self.op, self.ref, self.code, self.message, self.extra = op, ref, code, message, extra
 
@@ -59,14 +62,14 @@ def encode(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
-def reply_ok(ref, data: dict[str, Any] | None = None) -> str:
+def reply_ok(ref: Ref, data: dict[str, Any] | None = None) -> str:
     frame: dict[str, Any] = {"op": "reply", "ok": True, "data": data or {}}
     if ref is not None:
         frame["ref"] = ref
     return encode(frame)
 
 
-def reply_error(ref, code: str, message: str, **extra: Any) -> str:
+def reply_error(ref: Ref, code: str, message: str, **extra: Any) -> str:
     frame: dict[str, Any] = {
         "op": "reply",
         "ok": False,

@@ -9,6 +9,7 @@ same bucket; in the embedded mode the one process keeps it in memory.
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis
 from django.conf import settings
@@ -42,6 +43,14 @@ class Rate:
         return cls(count / 60.0, burst)
 
 
+class Buckets(Protocol):
+    """Where the buckets live: Redis (shared by every process) or this process's memory."""
+
+    def take(self, key: str, rate: Rate) -> float:
+        """Spend one token; return 0 or the seconds until one is back."""
+        ...
+
+
 class RedisBuckets:
     def __init__(self, url: str):
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
@@ -56,7 +65,7 @@ class RedisBuckets:
 
 
 class MemoryBuckets:
-    def __init__(self):
+    def __init__(self) -> None:
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
 
@@ -72,10 +81,10 @@ class MemoryBuckets:
             return (1 - tokens) / rate.per_second
 
 
-_buckets = None
+_buckets: Buckets | None = None
 
 
-def buckets():
+def buckets() -> Buckets:
     global _buckets
     if _buckets is None:
         _buckets = RedisBuckets(settings.REDIS_URL) if settings.REDIS_URL else MemoryBuckets()

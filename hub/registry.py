@@ -96,7 +96,7 @@ class ConnectionBatch:
     Opening and closing a socket then costs no query on the connection's own path.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.process_id = uuid.uuid4().hex
         self._opened: dict[str, int] = {}
         self._closed: set[str] = set()

@@ -5,7 +5,7 @@ import concurrent.futures
 import logging
 import os
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 from asgiref.sync import SyncToAsync
@@ -23,6 +23,15 @@ logger = logging.getLogger(__name__)
 
 # A sync publisher waits this long for its PUBLISH; past it the log tail delivers.
 FAST_PATH_TIMEOUT_SECONDS = 5.0
+
+
+class EventMessage(TypedDict):
+    """The channel-layer message that brings one event to each subscribed server process."""
+
+    type: str
+    topic: str
+    seq: int | None  # None for an ephemeral event
+    frame: str
 
 
 def event_frame(*, topic: str, event_type: str, data: Any, ts: str, seq: int | None = None) -> str:
@@ -110,26 +119,25 @@ def _send_after_commit(topic: str, seq: int, frame: str) -> None:
         logger.warning("Fast path failed for %s#%s; the log tail will deliver it", topic, seq)
 
 
-def _log_failure(done: concurrent.futures.Future, topic: str, seq: int) -> None:
+def _log_failure(done: concurrent.futures.Future[None], topic: str, seq: int) -> None:
     if not done.cancelled() and done.exception() is not None:
         logger.warning("Fast path failed for %s#%s; the log tail will deliver it", topic, seq)
 
 
-def _server_loop():
+def _server_loop() -> asyncio.AbstractEventLoop | None:
     """The running event loop this thread was called from through sync_to_async, if any."""
     local = SyncToAsync.threadlocal
     if getattr(local, "main_event_loop_pid", None) != os.getpid():
         return None
-    loop = getattr(local, "main_event_loop", None)
+    loop: asyncio.AbstractEventLoop | None = getattr(local, "main_event_loop", None)
     return loop if loop is not None and loop.is_running() else None
 
 
 async def send_to_processes(topic: str, frame: str, seq: int | None = None) -> None:
     """One channel-layer message per topic: its members are server processes."""
     layer = get_channel_layer()
-    await layer.group_send(
-        group_name(topic), {"type": "hub.event", "topic": topic, "seq": seq, "frame": frame}
-    )
+    message: EventMessage = {"type": "hub.event", "topic": topic, "seq": seq, "frame": frame}
+    await layer.group_send(group_name(topic), message)
 
 
 async def publish_ephemeral(*, topic: str, event_type: str, data: Any) -> None:

@@ -3,6 +3,7 @@
 import asyncio
 import signal
 import sys
+from types import FrameType
 from typing import Protocol
 
 SHUTDOWN_GRACE_SECONDS = 5
@@ -36,9 +37,11 @@ def stop_with_daphne(fanout: Stoppable) -> bool:
             await asyncio.wait_for(fanout.shutdown(code=1001), SHUTDOWN_GRACE_SECONDS)
             await asyncio.sleep(0.2)  # let the close frames reach the sockets
         finally:
-            reactor.stop()
+            # twisted declares the reactor as zope Interfaces, whose methods take no
+            # `self`; mypy reads them right only with the mypy-zope plugin.
+            reactor.stop()  # type: ignore[misc]
 
-    def on_signal(signum, frame) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         if not fanout.stopping:
             loop.call_soon_threadsafe(lambda: loop.create_task(close_then_stop()))
 

@@ -11,13 +11,53 @@ import asyncio
 import collections
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import IPushProducer, ISSLTransport
 from zope.interface import implementer
 
+from hub.asgi import Send
+
+if TYPE_CHECKING:  # autobahn is daphne's; only daphne's wire ever meets it
+    from autobahn.websocket.protocol import PreparedMessage
+
 logger = logging.getLogger(__name__)
+
+
+class MessageFactory(Protocol):
+    """autobahn's WebSocket factory, as far as framing a message once is concerned."""
+
+    def prepareMessage(self, payload: bytes) -> "PreparedMessage": ...
+
+
+class DaphneTransport(Protocol):
+    """The Twisted transport under daphne's socket (plain TCP or TLS), as the wire uses it."""
+
+    producer: object | None
+
+    def registerProducer(self, producer: object, streaming: bool) -> None: ...
+
+    def unregisterProducer(self) -> None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+
+class DaphneProtocol(Protocol):
+    """daphne's WebSocketProtocol (an autobahn server protocol), as the wire uses it."""
+
+    STATE_OPEN: int
+    state: int
+    factory: MessageFactory
+    transport: DaphneTransport
+    send_queue: collections.deque[tuple[bytes, bool]]
+    closeHandshakeTimeout: float
+
+    def sendPreparedMessage(self, preparedMsg: "PreparedMessage") -> None: ...
+
+    def sendCloseFrame(self, code: int | None = None) -> None: ...
 
 
 class Outgoing:
@@ -28,21 +68,33 @@ class Outgoing:
     def __init__(self, text: str):
         self.text = text
         self.payload = text.encode()
-        self._prepared = None
+        self._prepared: PreparedMessage | None = None
 
-    def prepared(self, factory):
+    def prepared(self, factory: MessageFactory) -> "PreparedMessage":
         if self._prepared is None:
             self._prepared = factory.prepareMessage(self.payload)
         return self._prepared
 
 
-OnOverflow = Callable[[], Awaitable[None]]
+OnOverflow = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Wire(Protocol):
+    """How a connection's frames reach its socket: AsgiWire, or DaphneWire under daphne."""
+
+    overflowed: bool
+
+    def push(self, outgoing: Outgoing) -> None: ...
+
+    async def flush(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class AsgiWire:
     """A writer task feeding the ASGI `send` callable, for servers other than daphne."""
 
-    def __init__(self, send, limit: int, on_overflow: OnOverflow):
+    def __init__(self, send: Send, limit: int, on_overflow: OnOverflow):
         self._send = send
         self._limit = limit
         self._on_overflow = on_overflow
@@ -110,7 +162,7 @@ class DaphneWire:
         "overflowed",
     )
 
-    def __init__(self, protocol, limit: int, on_overflow: OnOverflow):
+    def __init__(self, protocol: DaphneProtocol, limit: int, on_overflow: OnOverflow):
         self._protocol = protocol
         self._factory = protocol.factory
         self._limit = limit
@@ -150,7 +202,8 @@ class DaphneWire:
         if sock is None or protocol.send_queue:
             protocol.sendPreparedMessage(prepared)
             return
-        transport = self._transport
+        # `_plain_socket` finds a socket only under a plain FileDescriptor.
+        transport = cast(FileDescriptor, self._transport)
         data = prepared.payloadHybi
         if transport.dataBuffer or transport._tempDataBuffer or not transport.connected:
             transport.write(data)  # behind what Twisted holds (or dropped once closed)
@@ -192,7 +245,7 @@ class DaphneWire:
         self._backlog = None
 
 
-def _plain_socket(protocol, transport):
+def _plain_socket(protocol: DaphneProtocol, transport: DaphneTransport) -> socket.socket | None:
     """The socket under a plain TCP transport, when frames may be sent on it directly.
 
     Not under TLS (the bytes must be encrypted by Twisted), nor with per-message
@@ -202,7 +255,7 @@ def _plain_socket(protocol, transport):
         return None
     if ISSLTransport.providedBy(transport) or not isinstance(transport, FileDescriptor):
         return None
-    sock = getattr(transport, "socket", None)
+    sock: socket.socket | None = getattr(transport, "socket", None)
     if sock is None or not hasattr(transport, "dataBuffer"):
         return None
     if not hasattr(transport, "_tempDataBuffer") or not hasattr(sock, "send"):
@@ -214,16 +267,18 @@ def _plain_socket(protocol, transport):
 _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_headers", "http_status_line", "http_raw")
 
 
-def _forget_handshake(protocol) -> None:
+def _forget_handshake(protocol: DaphneProtocol) -> None:
     """Drop the opening handshake's copies of the request: an idle socket should cost little."""
     for name in _HANDSHAKE_LEFTOVERS:
         if name in getattr(protocol, "__dict__", ()):
             setattr(protocol, name, None)
 
 
-def daphne_protocol(send):
+def daphne_protocol(send: Send) -> DaphneProtocol | None:
     """daphne's WebSocket protocol behind an ASGI `send`, or None under other servers."""
-    protocol = send.args[0] if isinstance(send, functools.partial) and send.args else None
+    protocol: DaphneProtocol | None = (
+        send.args[0] if isinstance(send, functools.partial) and send.args else None
+    )
     transport = getattr(protocol, "transport", None)
     if (
         protocol is not None
@@ -234,7 +289,7 @@ def daphne_protocol(send):
     return None
 
 
-def wire_for(send, limit: int, on_overflow: OnOverflow):
+def wire_for(send: Send, limit: int, on_overflow: OnOverflow) -> Wire:
     """The fastest wire the server allows: daphne's socket when we can reach it."""
     protocol = daphne_protocol(send)
     if protocol is not None:
@@ -242,7 +297,7 @@ def wire_for(send, limit: int, on_overflow: OnOverflow):
     return AsgiWire(send, limit, on_overflow)
 
 
-async def close_socket(send, code: int) -> None:
+async def close_socket(send: Send, code: int) -> None:
     """Close with any protocol code (1001, 1003, 1008, 1009, 4xxx).
 
     daphne's ASGI close goes through autobahn's public `sendClose`, which only
