@@ -1,8 +1,8 @@
 """The bookings REST router: validate, call one service or selector, answer."""
 
-from django.http import HttpRequest
 from ninja import Header, Query, Router, Status
 
+from accounts.auth import AuthedRequest
 from bookings import selectors, services
 from bookings.schemas import (
     AvailabilityIn,
@@ -38,28 +38,28 @@ Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 @router.get("/instructors", response=InstructorPage)
-def instructor_list(request: HttpRequest, cursor: str | None = None, limit: int = Limit):
+def instructor_list(request: AuthedRequest, cursor: str | None = None, limit: int = Limit):
     """Instructors with their active services, in a stable order."""
     page, next_cursor = selectors.instructor_list(cursor=cursor, limit=limit)
     return {"items": [instructor_data(u) for u in page], "next_cursor": next_cursor}
 
 
 @router.get("/instructors/me", response=InstructorOut)
-def instructor_me(request: HttpRequest):
+def instructor_me(request: AuthedRequest):
     """The caller's own instructor profile, as students see it."""
     services.instructor_profile_ensure(user=request.auth)
     return instructor_data(selectors.instructor_get(instructor_id=request.auth.pk))
 
 
 @router.patch("/instructors/me", response=InstructorOut)
-def instructor_update(request: HttpRequest, payload: ProfileIn):
+def instructor_update(request: AuthedRequest, payload: ProfileIn):
     """Change the caller's bio."""
     services.instructor_profile_update(user=request.auth, bio=payload.bio)
     return instructor_data(selectors.instructor_get(instructor_id=request.auth.pk))
 
 
 @router.post("/instructors/me/services", response={201: ServiceOut})
-def service_create(request: HttpRequest, payload: ServiceIn):
+def service_create(request: AuthedRequest, payload: ServiceIn):
     """Offer a new kind of lesson."""
     fields = payload.dict()
     fields["location_types"] = [str(t.value) for t in payload.location_types]
@@ -67,13 +67,13 @@ def service_create(request: HttpRequest, payload: ServiceIn):
 
 
 @router.get("/instructors/me/availability", response=AvailabilityOut)
-def availability_get(request: HttpRequest):
+def availability_get(request: AuthedRequest):
     """The caller's weekly rules and time zone."""
     return availability_data(services.instructor_profile_ensure(user=request.auth))
 
 
 @router.put("/instructors/me/availability", response=AvailabilityOut)
-def availability_replace(request: HttpRequest, payload: AvailabilityIn):
+def availability_replace(request: AuthedRequest, payload: AvailabilityIn):
     """Replace the weekly rules whole."""
     rules = [(r.weekday, *r.as_times()) for r in payload.rules]
     services.availability_replace(instructor=request.auth, timezone=payload.timezone, rules=rules)
@@ -81,7 +81,7 @@ def availability_replace(request: HttpRequest, payload: AvailabilityIn):
 
 
 @router.put("/instructors/me/availability/overrides/{day}", response=OverrideOut)
-def override_set(request: HttpRequest, day: BoundedDate, payload: OverrideIn):
+def override_set(request: AuthedRequest, day: BoundedDate, payload: OverrideIn):
     """Other hours on one local date; an empty list is a day off."""
     intervals = [i.as_times() for i in payload.intervals]
     override = services.availability_override_set(
@@ -91,20 +91,20 @@ def override_set(request: HttpRequest, day: BoundedDate, payload: OverrideIn):
 
 
 @router.delete("/instructors/me/availability/overrides/{day}", response={204: None})
-def override_delete(request: HttpRequest, day: BoundedDate):
+def override_delete(request: AuthedRequest, day: BoundedDate):
     """Back to the weekly rules on that date."""
     services.availability_override_delete(instructor=request.auth, day=day)
     return Status(204, None)
 
 
 @router.get("/instructors/{instructor_id}", response=InstructorOut)
-def instructor_get(request: HttpRequest, instructor_id: ObjectId):
+def instructor_get(request: AuthedRequest, instructor_id: ObjectId):
     return instructor_data(selectors.instructor_get(instructor_id=instructor_id))
 
 
 @router.get("/instructors/{instructor_id}/slots", response=SlotsOut)
 def slots(
-    request: HttpRequest,
+    request: AuthedRequest,
     instructor_id: ObjectId,
     service_id: ObjectId,
     start: BoundedDate,
@@ -124,7 +124,7 @@ def slots(
 
 @router.post("/bookings", response={200: BookingOut, 201: BookingOut})
 def booking_create(
-    request: HttpRequest,
+    request: AuthedRequest,
     payload: BookingCreateIn,
     idempotency_key: str = Header("", alias="Idempotency-Key", max_length=255),
 ):
@@ -142,7 +142,7 @@ def booking_create(
 
 @router.get("/bookings", response=BookingPage)
 def booking_list(
-    request: HttpRequest, status: str | None = None, cursor: str | None = None, limit: int = Limit
+    request: AuthedRequest, status: str | None = None, cursor: str | None = None, limit: int = Limit
 ):
     """The caller's bookings, by start time."""
     page, next_cursor = selectors.booking_list(
@@ -153,13 +153,13 @@ def booking_list(
 
 
 @router.get("/bookings/{booking_id}", response=BookingOut)
-def booking_get(request: HttpRequest, booking_id: ObjectId):
+def booking_get(request: AuthedRequest, booking_id: ObjectId):
     booking = selectors.booking_get(user=request.auth, booking_id=booking_id)
     return booking_data(booking, viewer_id=request.auth.pk)
 
 
 @router.post("/bookings/{booking_id}/cancel", response=BookingOut)
-def booking_cancel(request: HttpRequest, booking_id: ObjectId, payload: CancelIn):
+def booking_cancel(request: AuthedRequest, booking_id: ObjectId, payload: CancelIn):
     booking = services.booking_cancel(
         user=request.auth, booking_id=booking_id, reason=payload.reason
     )
@@ -167,7 +167,7 @@ def booking_cancel(request: HttpRequest, booking_id: ObjectId, payload: CancelIn
 
 
 @router.post("/bookings/{booking_id}/reschedule", response=BookingOut)
-def booking_reschedule(request: HttpRequest, booking_id: ObjectId, payload: RescheduleIn):
+def booking_reschedule(request: AuthedRequest, booking_id: ObjectId, payload: RescheduleIn):
     booking = services.booking_reschedule(
         user=request.auth, booking_id=booking_id, start=payload.start
     )
@@ -175,7 +175,7 @@ def booking_reschedule(request: HttpRequest, booking_id: ObjectId, payload: Resc
 
 
 @router.post("/bookings/{booking_id}/no-show", response=BookingOut)
-def booking_no_show(request: HttpRequest, booking_id: ObjectId):
+def booking_no_show(request: AuthedRequest, booking_id: ObjectId):
     """The instructor reports that the student did not come."""
     booking = services.booking_mark_no_show(user=request.auth, booking_id=booking_id)
     return booking_data(booking, viewer_id=request.auth.pk)

@@ -145,7 +145,7 @@ def free_slots(
     slots: list[Slot] = []
     day = first_day
     while day <= last_day:
-        windows = overrides[day] if day in overrides else weekly.get(day.weekday(), ())
+        windows = overrides[day] if day in overrides else weekly.get(day.weekday(), [])
         for window_start, window_end in windows:
             local = datetime.combine(day, window_start)
             local_end = datetime.combine(day, window_end)
@@ -166,7 +166,11 @@ def free_slots(
 
 
 def is_free_slot(
-    *, service: Service, start: datetime, now: datetime | None = None, ignore_booking_id=None
+    *,
+    service: Service,
+    start: datetime,
+    now: datetime | None = None,
+    ignore_booking_id: int | None = None,
 ) -> bool:
     found = free_slots(
         service=service,
@@ -331,7 +335,7 @@ def lesson_ended(*, now: datetime) -> Q:
 
 
 # What happens to the money once a booking reaches a final state.
-SETTLEMENT = {
+SETTLEMENT: dict[str, dict[str, str]] = {
     BookingStatus.CANCELLED: {
         PaymentStatus.AUTHORIZED: "release",
         PaymentStatus.CAPTURED: "refund",

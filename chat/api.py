@@ -1,8 +1,8 @@
 """The chat REST router; sends go through the same service as the socket's `publish`."""
 
-from django.http import HttpRequest
 from ninja import Query, Router, Status
 
+from accounts.auth import AuthedRequest
 from chat import selectors, services
 from chat.schemas import (
     ConversationIn,
@@ -24,7 +24,7 @@ Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 @router.post("/conversations", response={200: ConversationOut, 201: ConversationOut})
-def conversation_open(request: HttpRequest, payload: ConversationIn):
+def conversation_open(request: AuthedRequest, payload: ConversationIn):
     """The conversation with that person: 201 when it is new, 200 when it existed."""
     conversation, created = services.conversation_open(
         user=request.auth, participant_id=payload.participant_id
@@ -36,7 +36,7 @@ def conversation_open(request: HttpRequest, payload: ConversationIn):
 
 
 @router.get("/conversations", response=ConversationPage)
-def conversation_list(request: HttpRequest, cursor: str | None = None, limit: int = Limit):
+def conversation_list(request: AuthedRequest, cursor: str | None = None, limit: int = Limit):
     """The caller's conversations, most recent activity first, with unread counts."""
     items, next_cursor, total = selectors.conversation_list(
         user=request.auth, cursor=cursor, limit=limit
@@ -45,7 +45,7 @@ def conversation_list(request: HttpRequest, cursor: str | None = None, limit: in
 
 
 @router.get("/conversations/{conversation_id}", response=ConversationOut)
-def conversation_get(request: HttpRequest, conversation_id: ObjectId):
+def conversation_get(request: AuthedRequest, conversation_id: ObjectId):
     participant = selectors.participant_get(user=request.auth, conversation_id=conversation_id)
     return selectors.conversation_for_viewer(
         conversation_id=participant.conversation_id, viewer_id=request.auth.pk
@@ -54,7 +54,7 @@ def conversation_get(request: HttpRequest, conversation_id: ObjectId):
 
 @router.get("/conversations/{conversation_id}/messages", response=MessagePage)
 def message_history(
-    request: HttpRequest,
+    request: AuthedRequest,
     conversation_id: ObjectId,
     before: ObjectId | None = None,
     limit: int = Limit,
@@ -69,7 +69,7 @@ def message_history(
 @router.post(
     "/conversations/{conversation_id}/messages", response={200: MessageOut, 201: MessageOut}
 )
-def message_send(request: HttpRequest, conversation_id: ObjectId, payload: MessageIn):
+def message_send(request: AuthedRequest, conversation_id: ObjectId, payload: MessageIn):
     """Send; a repeated `client_id` answers 200 with the stored message and sends nothing."""
     message, created = services.message_send(
         user=request.auth,
@@ -82,7 +82,7 @@ def message_send(request: HttpRequest, conversation_id: ObjectId, payload: Messa
 
 @router.patch("/conversations/{conversation_id}/messages/{message_id}", response=MessageOut)
 def message_edit(
-    request: HttpRequest, conversation_id: ObjectId, message_id: ObjectId, payload: MessageEditIn
+    request: AuthedRequest, conversation_id: ObjectId, message_id: ObjectId, payload: MessageEditIn
 ):
     message = services.message_edit(
         user=request.auth,
@@ -94,7 +94,7 @@ def message_edit(
 
 
 @router.delete("/conversations/{conversation_id}/messages/{message_id}", response=MessageOut)
-def message_delete(request: HttpRequest, conversation_id: ObjectId, message_id: ObjectId):
+def message_delete(request: AuthedRequest, conversation_id: ObjectId, message_id: ObjectId):
     message = services.message_delete(
         user=request.auth, conversation_id=conversation_id, message_id=message_id
     )
@@ -102,7 +102,7 @@ def message_delete(request: HttpRequest, conversation_id: ObjectId, message_id: 
 
 
 @router.post("/conversations/{conversation_id}/read", response={200: dict})
-def read_mark(request: HttpRequest, conversation_id: ObjectId, payload: ReadIn):
+def read_mark(request: AuthedRequest, conversation_id: ObjectId, payload: ReadIn):
     """Move the read marker forward (never back)."""
     services.read_mark(
         user=request.auth, conversation_id=conversation_id, message_id=payload.message_id

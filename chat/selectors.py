@@ -1,5 +1,7 @@
 """Reads: a user's conversations with unread counts, and message history."""
 
+from typing import Any
+
 from django.db.models import Q, Sum
 
 from accounts.models import User
@@ -44,7 +46,7 @@ def unread_count(*, conversation_id: int, user_id: int, last_read_message_id: in
 LESSON_FIELDS = ("pk", "status", "start", "end", "service__name")
 
 
-def pair_lessons(conversation: Conversation) -> list[dict]:
+def pair_lessons(conversation: Conversation) -> list[dict[str, Any]]:
     """The pair's lessons, newest first, so the chat pane shows what it is about."""
     lessons = (
         Booking.objects.filter(
@@ -56,10 +58,12 @@ def pair_lessons(conversation: Conversation) -> list[dict]:
     return [lesson_data(*row) for row in lessons]
 
 
-def _lessons_of_pairs(conversations: list[Conversation]) -> dict[tuple[int, int], list[dict]]:
+def _lessons_of_pairs(
+    conversations: list[Conversation],
+) -> dict[tuple[int, int], list[dict[str, Any]]]:
     """The lessons of a page of conversations in one query, grouped by pair."""
     pairs = {(c.student_id, c.instructor_id) for c in conversations}
-    found: dict[tuple[int, int], list[dict]] = {pair: [] for pair in pairs}
+    found: dict[tuple[int, int], list[dict[str, Any]]] = {pair: [] for pair in pairs}
     if not pairs:
         return found
     lessons = Booking.objects.filter(
@@ -74,7 +78,7 @@ def _lessons_of_pairs(conversations: list[Conversation]) -> dict[tuple[int, int]
     return found
 
 
-def conversation_for_viewer(*, conversation_id: int, viewer_id: int) -> dict:
+def conversation_for_viewer(*, conversation_id: int, viewer_id: int) -> dict[str, Any]:
     """The conversation as `viewer_id` sees it: their unread count and read marker."""
     conversation = Conversation.objects.select_related("student", "instructor", "last_message").get(
         pk=conversation_id
@@ -95,7 +99,7 @@ def conversation_for_viewer(*, conversation_id: int, viewer_id: int) -> dict:
 
 def conversation_list(
     *, user: User, cursor: str | None, limit: int
-) -> tuple[list[dict], str | None, int]:
+) -> tuple[list[dict[str, Any]], str | None, int]:
     """The user's conversations, most recently active first, and their total unread count.
 
     A page costs three queries whatever its length: the user's places, the pairs'

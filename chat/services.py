@@ -56,7 +56,7 @@ def conversation_open(*, user: User, participant_id: int) -> tuple[Conversation,
     return conversation, True
 
 
-def _clean_body(body) -> str:
+def _clean_body(body: object) -> str:
     if not isinstance(body, str):
         raise Invalid("`body` must be text.", details={"body": "must be a string"})
     body = body.strip()
@@ -68,7 +68,7 @@ def _clean_body(body) -> str:
     return body
 
 
-def _clean_client_id(client_id) -> str:
+def _clean_client_id(client_id: object) -> str:
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
         raise Invalid(
             f"`client_id` is a string of 1 to {MAX_CLIENT_ID} characters.",
@@ -77,13 +77,15 @@ def _clean_client_id(client_id) -> str:
     return client_id
 
 
-def _message_id(value) -> int:
+def _message_id(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
         raise Invalid("`message_id` must be a message id.", details={"message_id": "invalid"})
     return value
 
 
-def message_send(*, user: User, conversation_id: int, body, client_id) -> tuple[Message, bool]:
+def message_send(
+    *, user: User, conversation_id: int, body: object, client_id: object
+) -> tuple[Message, bool]:
     """Store a message and tell both sides; a repeated `client_id` returns the stored one.
 
     Returns the message and whether it is new. Invalid sends and repeats spend no
@@ -136,10 +138,11 @@ def _one_more_unread(conversation_id: int, user_id: int) -> tuple[int, int]:
             " RETURNING last_read_message_id, unread_count",
             [conversation_id, user_id],
         )
-        return cursor.fetchone()
+        last_read, unread = cursor.fetchone()
+        return int(last_read), int(unread)
 
 
-def _own_message(user: User, conversation_id: int, message_id) -> Message:
+def _own_message(user: User, conversation_id: int, message_id: object) -> Message:
     participant_get(user=user, conversation_id=conversation_id)
     message = Message.objects.filter(
         pk=_message_id(message_id), conversation_id=conversation_id
@@ -154,7 +157,7 @@ def _own_message(user: User, conversation_id: int, message_id) -> Message:
 
 
 @transaction.atomic
-def message_edit(*, user: User, conversation_id: int, message_id, body) -> Message:
+def message_edit(*, user: User, conversation_id: int, message_id: object, body: object) -> Message:
     """The author rewrites a message; both sides get `message.edited`."""
     body = _clean_body(body)
     message = _own_message(user, conversation_id, message_id)
@@ -166,7 +169,7 @@ def message_edit(*, user: User, conversation_id: int, message_id, body) -> Messa
 
 
 @transaction.atomic
-def message_delete(*, user: User, conversation_id: int, message_id) -> Message:
+def message_delete(*, user: User, conversation_id: int, message_id: object) -> Message:
     """The author deletes a message: it keeps its place, its body is erased."""
     message = _own_message(user, conversation_id, message_id)
     message.body = ""
@@ -183,7 +186,7 @@ def message_delete(*, user: User, conversation_id: int, message_id) -> Message:
 
 
 @transaction.atomic
-def read_mark(*, user: User, conversation_id: int, message_id) -> bool:
+def read_mark(*, user: User, conversation_id: int, message_id: object) -> bool:
     """Move the read marker forward to `message_id`; never back. True if it moved."""
     participant = participant_get(user=user, conversation_id=conversation_id)
     message_id = _message_id(message_id)

@@ -45,11 +45,15 @@ def _lock_instructor(instructor_id: int) -> None:
     InstructorProfile.objects.select_for_update().filter(pk=instructor_id).first()
 
 
-def _student_is_busy(student: User, start: datetime, end: datetime, ignore_id=None) -> bool:
+def _student_is_busy(
+    student: User, start: datetime, end: datetime, ignore_id: int | None = None
+) -> bool:
     lessons = Booking.objects.filter(
         student=student, status__in=HOLDING_STATUSES, start__lt=end, end__gt=start
     )
-    return lessons.exclude(pk=ignore_id).exists()
+    if ignore_id is not None:
+        lessons = lessons.exclude(pk=ignore_id)
+    return lessons.exists()
 
 
 def _lesson_times(service: Service, start: datetime) -> dict[str, datetime]:

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.utils import timezone
 
@@ -87,7 +88,9 @@ def reminders_send(*, now: datetime | None = None) -> int:
     return reminded
 
 
-def _send_each(connection, messages: list[EmailMessage], booking: Booking) -> bool:
+def _send_each(
+    connection: BaseEmailBackend, messages: list[EmailMessage], booking: Booking
+) -> bool:
     """Send each recipient's e-mail on its own; True when at least one went out."""
     sent = 0
     for message in messages:

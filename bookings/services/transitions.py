@@ -21,7 +21,7 @@ def booking_reload(booking_id: int) -> Booking:
     )
 
 
-def booking_swap(booking_id: int, *, when: Q, **changes) -> bool:
+def booking_swap(booking_id: int, *, when: Q, **changes: object) -> bool:
     """Change a booking only if it still matches `when`: a lost race changes nothing."""
     rows = Booking.objects.filter(when, pk=booking_id)
     return rows.update(updated_at=timezone.now(), **changes) == 1
