@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Role, User
 from conventions.errors import Conflict, Invalid, Unauthorized
+from conventions.text import text_clean
 from conventions.timezones import is_valid_timezone
 
 TOKEN_PREFIX = "hub_"
@@ -41,11 +42,13 @@ def _validated_fields(*, email: str, name: str, timezone_name: str) -> dict[str,
         validate_email(email)
     except ValidationError:
         errors["email"] = "Enter a valid e-mail address."
-    name = (name or "").strip()
-    if not name:
-        errors["name"] = "This field may not be blank."
-    elif len(name) > 150:
-        errors["name"] = "At most 150 characters."
+    try:
+        name = text_clean(name or "", field="name", max_length=150)
+    except Invalid as refused:
+        errors.update(refused.details)
+    else:
+        if not name:
+            errors["name"] = "This field may not be blank."
     if not is_valid_timezone(timezone_name):
         errors["timezone"] = "Unknown time zone; use an IANA name such as Europe/Berlin."
     if errors:

@@ -11,6 +11,7 @@ from chat.events import conversation_updated, message_event, read_event
 from chat.models import Conversation, Message, Participant
 from chat.selectors import participant_get, unread_count
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
+from conventions.text import text_refuse_controls
 from hub.ratelimit import Rate, take
 
 MAX_BODY = 4000
@@ -59,7 +60,7 @@ def conversation_open(*, user: User, participant_id: int) -> tuple[Conversation,
 def _clean_body(body: object) -> str:
     if not isinstance(body, str):
         raise Invalid("`body` must be text.", details={"body": "must be a string"})
-    body = body.strip()
+    body = text_refuse_controls(body.strip(), field="body", multi_line=True)
     if not body or len(body) > MAX_BODY:
         raise Invalid(
             f"A message is 1 to {MAX_BODY} characters after trimming.",
@@ -74,7 +75,7 @@ def _clean_client_id(client_id: object) -> str:
             f"`client_id` is a string of 1 to {MAX_CLIENT_ID} characters.",
             details={"client_id": f"1 to {MAX_CLIENT_ID} characters"},
         )
-    return client_id
+    return text_refuse_controls(client_id, field="client_id")
 
 
 def _message_id(value: object) -> int:

@@ -19,6 +19,7 @@ from bookings.models import (
 )
 from bookings.selectors import local_day_bounds
 from conventions.errors import Forbidden, Invalid
+from conventions.text import text_clean
 from conventions.timezones import is_valid_timezone
 
 Interval = tuple[time, time]
@@ -36,7 +37,7 @@ def instructor_profile_ensure(*, user: User) -> InstructorProfile:
 
 def instructor_profile_update(*, user: User, bio: str) -> InstructorProfile:
     profile = instructor_profile_ensure(user=user)
-    profile.bio = bio.strip()
+    profile.bio = text_clean(bio, field="bio", multi_line=True, max_length=5000)
     profile.save(update_fields=["bio"])
     return profile
 
@@ -56,6 +57,9 @@ def service_create(
     booking_window_days: int = 60,
     slot_interval_minutes: int | None = None,
 ) -> Service:
+    name = text_clean(name, field="name", max_length=120)
+    if not name:
+        raise Invalid("A service needs a name.", details={"name": "may not be blank"})
     profile = instructor_profile_ensure(user=instructor)
     key = location_set_key(location_types)
     if key not in LOCATION_SET_KEYS:

@@ -31,6 +31,7 @@ from bookings.services.transitions import (
     held_time_changed,
 )
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
+from conventions.text import text_clean
 from payments.backends import PaymentError, PaymentStatus, payment_backend
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def booking_create(
     """
     if student.role != Role.STUDENT:
         raise Forbidden("Only students book lessons.")
+    note = text_clean(note, field="note", multi_line=True, max_length=2000)
     earlier = _earlier_with_key(student, idempotency_key)
     if earlier is not None:
         return _same_request(earlier, service_id, start), False
@@ -208,6 +210,7 @@ def booking_cancel_by_staff(*, staff: User, booking_id: int, reason: str) -> Boo
 
 
 def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
+    reason = text_clean(reason, field="reason", max_length=500)
     now = timezone.now()
     booking = booking_transition(
         booking_id,
