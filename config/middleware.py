@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from conventions.errors import error_body
@@ -23,4 +24,17 @@ class ApiMethodNotAllowed:
             )
             response.content = json.dumps(body).encode()
             response["Content-Type"] = "application/json"
+        return response
+
+
+class ContentSecurityPolicy:
+    """Every HTML page says where its scripts, styles and sockets may come from."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.get("Content-Type", "").startswith("text/html"):
+            response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         return response

@@ -61,6 +61,8 @@ def embedded_secret_key() -> str:
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 DEBUG = env_bool("DEBUG", default=not DATABASE_URL)
+# Debug pages show settings and code: only on this machine unless DEBUG=true is said.
+DEBUG_CHOSEN = bool(os.environ.get("DEBUG"))
 SECRET_KEY = os.environ.get("SECRET_KEY") or (embedded_secret_key() if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
@@ -100,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.ContentSecurityPolicy",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -301,6 +304,15 @@ BOOKINGS_NO_SHOW_GRACE_HOURS = int(os.environ.get("BOOKINGS_NO_SHOW_GRACE_HOURS"
 # --- Serving -------------------------------------------------------------------
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = int(os.environ.get("PORT", "8000"))
+# A TLS-terminating proxy (nginx, a load balancer) is in front and sets X-Forwarded-Proto.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", default=False)
+# The Content-Security-Policy of every HTML page (the admin, the API docs, the app).
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -315,14 +327,20 @@ STATIC_ROOT = DATA_DIR / "static"
 
 # --- Security (production) -----------------------------------------------------
 if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if BEHIND_PROXY:
+        # Only a proxy we run may say a request came over HTTPS; a client reaching
+        # daphne directly could claim anything.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    # Preloading is a promise to browsers that is slow to take back: only when asked
+    # (so `check --deploy` is not told to nag about it).
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 LOGGING = {

@@ -4,13 +4,14 @@ All three run as child processes and stop together on Ctrl-C or SIGTERM.
 """
 
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from config.network import is_loopback, port_is_free
 
 STOP_GRACE_SECONDS = 15
 
@@ -35,18 +36,6 @@ def worker_commands() -> list[list[str]]:
     ]
 
 
-def port_is_free(host: str, port: int) -> bool:
-    """Whether daphne will be able to listen there (checked before anything starts)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host.strip("[]"), port))
-        except OSError:
-            return False
-    return True
-
-
 class Command(BaseCommand):
     help = "Run the hub: daphne on HOST:PORT, a Celery worker and Celery beat."
 
@@ -56,6 +45,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="Serve only.")
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options) -> None:
+        if settings.DEBUG and not settings.DEBUG_CHOSEN and not is_loopback(host):
+            raise CommandError(
+                f"Refusing to serve debug pages on {host}: the embedded mode runs with DEBUG "
+                "on, which shows settings and code to anyone who can reach it. Serve on "
+                "127.0.0.1, set up production (README), or say DEBUG=true if you mean it."
+            )
         if not port_is_free(host, port):
             raise CommandError(
                 f"{host}:{port} is already in use (another hub?). Stop it, or pick another "
