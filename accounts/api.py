@@ -1,9 +1,18 @@
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from accounts import services
+from accounts import selectors, services
 from accounts.auth import AuthedRequest
-from accounts.schemas import LoginIn, RegisterIn, TokenOut, UserOut
+from accounts.schemas import (
+    LoginIn,
+    PasswordChangeIn,
+    RegisterIn,
+    TokenOut,
+    TokenPage,
+    UserOut,
+)
+from conventions.pagination import Limit
+from conventions.types import ObjectId
 
 router = Router(tags=["accounts"])
 
@@ -22,11 +31,49 @@ def login(request: HttpRequest, payload: LoginIn):
     return {"token": token, "user": user}
 
 
-@router.delete("/auth/token", response={204: None})
+@router.post("/auth/logout", response={204: None})
 def logout(request: AuthedRequest):
-    """Revoke the token this request was made with."""
+    """Revoke the token this request was made with; its sockets close with 4001."""
     if request.auth.api_token is not None:  # always, behind TokenAuth
         services.token_revoke(api_token=request.auth.api_token)
+    return Status(204, None)
+
+
+@router.delete("/auth/token", response={204: None})
+def logout_by_delete(request: AuthedRequest):
+    """The same as `POST /auth/logout` (kept for clients written before it)."""
+    return logout(request)
+
+
+@router.get("/auth/tokens", response=TokenPage)
+def token_list(
+    request: AuthedRequest,
+    cursor: str | None = None,
+    limit: int = Limit,
+):
+    """The caller's live tokens, newest first; `current` marks the one of this request."""
+    items, next_cursor = selectors.tokens_page(
+        user=request.auth, current=request.auth.api_token, cursor=cursor, limit=limit
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.delete("/auth/tokens/{token_id}", response={204: None})
+def token_revoke(request: AuthedRequest, token_id: ObjectId):
+    """Revoke one of the caller's tokens; its sockets close with 4001."""
+    services.token_revoke_own(user=request.auth, token_id=token_id)
+    return Status(204, None)
+
+
+@router.post("/auth/password", response={204: None})
+def password_change(request: AuthedRequest, payload: PasswordChangeIn):
+    """Change the password: every other token is revoked and its sockets closed (4001)."""
+    services.password_change(
+        user=request.auth,
+        current_password=payload.current_password,
+        new_password=payload.new_password,
+        keep=request.auth.api_token,
+    )
     return Status(204, None)
 
 

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from ninja import Schema
 from pydantic import Field
 
@@ -26,3 +28,25 @@ class LoginIn(Schema):
 class TokenOut(Schema):
     token: str
     user: UserOut
+
+
+class TokenInfoOut(Schema):
+    """A token as its owner sees it: never the secret."""
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    current: bool
+
+
+class TokenPage(Schema):
+    items: list[TokenInfoOut]
+    next_cursor: str | None
+
+
+class PasswordChangeIn(Schema):
+    current_password: str = Field(max_length=128)
+    new_password: str = Field(max_length=128)

@@ -9,10 +9,12 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiToken, Role, User
-from conventions.errors import Conflict, Invalid, Unauthorized
+from accounts.selectors import tokens_live
+from conventions.errors import Conflict, Invalid, NotFound, Unauthorized
 from conventions.text import text_clean
 from conventions.timezones import is_valid_timezone
 
@@ -122,11 +124,19 @@ def user_register(
     return user, token
 
 
+def _token_lifetime() -> timedelta:
+    return timedelta(days=settings.TOKEN_LIFETIME_DAYS)
+
+
 def token_create(*, user: User, name: str = "api") -> tuple[ApiToken, str]:
     """Issue a token; the plain value is returned here once and never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     api_token = ApiToken.objects.create(
-        user=user, name=name[:100], digest=token_digest(token), prefix=token[:12]
+        user=user,
+        name=name[:100],
+        digest=token_digest(token),
+        prefix=token[:12],
+        expires_at=timezone.now() + _token_lifetime(),
     )
     return api_token, token
 
@@ -145,25 +155,35 @@ def token_login(*, email: str, password: str) -> tuple[User, str]:
 
 
 def token_authenticate(*, token: str) -> User | None:
-    """Resolve a bearer token to its active user, noting when it was last used."""
+    """Resolve a live bearer token to its active user; each use (noted at most once a
+    minute) renews the token's lifetime."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
+    now = timezone.now()
     api_token = (
         ApiToken.objects.select_related("user")
-        .filter(digest=token_digest(token), revoked_at__isnull=True, user__is_active=True)
+        .filter(
+            digest=token_digest(token),
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            user__is_active=True,
+        )
         .first()
     )
     if api_token is None:
         return None
-    now = timezone.now()
     interval = timedelta(seconds=settings.TOKEN_LAST_USED_INTERVAL_SECONDS)
     if api_token.last_used_at is None or now - api_token.last_used_at > interval:
-        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+        api_token.last_used_at, api_token.expires_at = now, now + _token_lifetime()
+        ApiToken.objects.filter(pk=api_token.pk).update(
+            last_used_at=api_token.last_used_at, expires_at=api_token.expires_at
+        )
     api_token.user.api_token = api_token
     return api_token.user
 
 
 def token_revoke(*, api_token: ApiToken) -> ApiToken:
+    """Revoke one token; its sockets are closed (4001) by every server's next sweep."""
     if api_token.revoked_at is None:
         api_token.revoked_at = timezone.now()
         ApiToken.objects.filter(pk=api_token.pk, revoked_at__isnull=True).update(
@@ -172,22 +192,59 @@ def token_revoke(*, api_token: ApiToken) -> ApiToken:
     return api_token
 
 
+def token_revoke_own(*, user: User, token_id: int) -> None:
+    """Revoke one of the caller's live tokens; anyone else's id is a 404, like a missing one."""
+    api_token = tokens_live(user=user).filter(pk=token_id).first()
+    if api_token is None:
+        raise NotFound("No such token.")
+    token_revoke(api_token=api_token)
+
+
+def password_change(
+    *, user: User, current_password: str, new_password: str, keep: ApiToken | None
+) -> None:
+    """Change the password and revoke every other token (their sockets close with 4001).
+
+    Both hashes are computed before the short transaction that writes them.
+    """
+    if not user.check_password(current_password):
+        raise Unauthorized("The current password is wrong.")
+    try:
+        password_validation.validate_password(new_password, user)
+    except ValidationError as exc:
+        raise Invalid(
+            "The new password is too weak.", details={"new_password": exc.messages}
+        ) from exc
+    user.set_password(new_password)
+    with transaction.atomic():
+        user.save(update_fields=["password"])
+        others = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        if keep is not None:
+            others = others.exclude(pk=keep.pk)
+        others.update(revoked_at=timezone.now())
+
+
 REVOKED_TOKEN_RETENTION = timedelta(days=30)
 
 
 def tokens_prune() -> int:
-    """Delete tokens revoked more than 30 days ago; returns how many went."""
-    cutoff = timezone.now() - REVOKED_TOKEN_RETENTION
-    deleted, _ = ApiToken.objects.filter(revoked_at__lt=cutoff).delete()
+    """Delete expired tokens, and tokens revoked more than 30 days ago; returns how many."""
+    now = timezone.now()
+    deleted, _ = ApiToken.objects.filter(
+        Q(expires_at__lt=now) | Q(revoked_at__lt=now - REVOKED_TOKEN_RETENTION)
+    ).delete()
     return deleted
 
 
 def tokens_still_valid(*, token_ids: set[int]) -> set[int]:
-    """Those of `token_ids` not revoked and whose user is still active."""
+    """Those of `token_ids` not revoked, not expired, and whose user is still active."""
     if not token_ids:
         return set()
     return set(
         ApiToken.objects.filter(
-            pk__in=token_ids, revoked_at__isnull=True, user__is_active=True
+            pk__in=token_ids,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            user__is_active=True,
         ).values_list("pk", flat=True)
     )

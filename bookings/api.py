@@ -1,6 +1,6 @@
 """The bookings REST router: validate, call one service or selector, answer."""
 
-from ninja import Header, Query, Router, Status
+from ninja import Header, Router, Status
 
 from accounts.auth import AuthedRequest
 from bookings import selectors, services
@@ -29,12 +29,10 @@ from bookings.shapes import (
     service_data,
     slot_data,
 )
-from conventions.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from conventions.pagination import Limit
 from conventions.types import BoundedDate, ObjectId
 
 router = Router(tags=["bookings"])
-
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 @router.get("/instructors", response=InstructorPage)

@@ -1,6 +1,6 @@
 """The chat REST router; sends go through the same service as the socket's `publish`."""
 
-from ninja import Query, Router, Status
+from ninja import Router, Status
 
 from accounts.auth import AuthedRequest
 from chat import selectors, services
@@ -15,12 +15,10 @@ from chat.schemas import (
     ReadIn,
 )
 from chat.shapes import message_data
-from conventions.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from conventions.pagination import Limit
 from conventions.types import ObjectId
 
 router = Router(tags=["chat"])
-
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 @router.post("/conversations", response={200: ConversationOut, 201: ConversationOut})

@@ -263,6 +263,8 @@ PASSWORD_HASHERS = env_list(
 # A token's last-used time is written at most this often, so hot clients don't
 # turn every request into a write.
 TOKEN_LAST_USED_INTERVAL_SECONDS = 60
+# A token unused this long expires; every use (noted at most once a minute) renews it.
+TOKEN_LIFETIME_DAYS = env_float("TOKEN_LIFETIME_DAYS", 30)
 
 # --- Email ---------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(

@@ -11,12 +11,15 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from ninja import Query
 
 from conventions.errors import Invalid
 from conventions.types import EARLIEST, LATEST, MAX_ID
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# `?limit=` of every list endpoint.
+Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 def _invalid() -> Invalid:

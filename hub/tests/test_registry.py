@@ -103,3 +103,37 @@ async def test_a_revoked_token_closes_its_open_sockets_with_4001(ws_user, connec
     closed = await revoked_socket.comm.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4001}
     assert (await kept_socket.call("ping"))["ok"]  # the user's other token still works
+
+
+async def test_a_password_change_or_an_expiry_closes_the_other_sockets_with_4001(ws_user, connect):
+    from accounts.models import ApiToken
+    from accounts.services import password_change, token_create
+    from hub.fanout import Fanout
+    from hub.revocation import close_revoked
+
+    user, kept_token = await ws_user()
+    kept = await connect(kept_token)
+    other_token = await database_sync_to_async(lambda: token_create(user=user)[1])()
+    other = await connect(other_token)
+    third_token = await database_sync_to_async(lambda: token_create(user=user)[1])()
+    expiring = await connect(third_token)
+
+    @database_sync_to_async
+    def change_password_and_expire_one() -> None:
+        keep, third = ApiToken.objects.filter(user=user).order_by("id")[::2]
+        ApiToken.objects.filter(pk=third.pk).update(expires_at=timezone.now())
+        password_change(
+            user=user,
+            current_password="correct-horse-battery-9",
+            new_password="another-long-passphrase-3",
+            keep=keep,
+        )
+
+    await change_password_and_expire_one()
+    await close_revoked(Fanout.current().connections)
+    for closed in (other, expiring):
+        assert await closed.comm.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": 4001,
+        }
+    assert (await kept.call("ping"))["ok"]
