@@ -151,15 +151,17 @@ EMBEDDED_DATABASE = default_db["ENGINE"] == "django.db.backends.sqlite3"
 
 
 # --- Channel layer -----------------------------------------------------------
-def default_key_prefix() -> str:
-    """A prefix that differs between deployments sharing one Redis server: their databases do."""
+def database_identity() -> str:
+    """Which database this deployment is: deployments sharing one Redis server differ here."""
     identity = f"{default_db.get('HOST', '')}:{default_db.get('PORT', '')}/{default_db['NAME']}"
-    return "hub-" + hashlib.sha256(identity.encode()).hexdigest()[:8]
+    return hashlib.sha256(identity.encode()).hexdigest()[:12]
 
 
+# Stamped on every fast-path message; a server drops one from another deployment.
+HUB_DEPLOYMENT_ID = database_identity()
 # Every Redis channel, group and key of this deployment starts with this, so two
 # deployments on one Redis server (pub/sub ignores the database number) never meet.
-HUB_KEY_PREFIX = os.environ.get("HUB_KEY_PREFIX") or default_key_prefix()
+HUB_KEY_PREFIX = os.environ.get("HUB_KEY_PREFIX") or "hub-" + HUB_DEPLOYMENT_ID[:8]
 
 if REDIS_URL:
     CHANNEL_LAYERS = {

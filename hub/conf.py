@@ -63,6 +63,11 @@ def gc_after_new_connections() -> int:
     return _int_setting("GC_AFTER_NEW_CONNECTIONS", 200)
 
 
+def deployment_id() -> str:
+    """This deployment's id (its database's), stamped on every fast-path message."""
+    return _str_setting("DEPLOYMENT_ID", "hub")
+
+
 def key_prefix() -> str:
     """This deployment's prefix for every Redis key and channel-layer name."""
     return _str_setting("KEY_PREFIX", "hub")

@@ -77,12 +77,13 @@ class Subscription:
 
 
 class TopicState:
-    __slots__ = ("last_seq", "lock", "subscriptions", "topic_id")
+    __slots__ = ("epoch", "last_seq", "lock", "subscriptions", "topic_id")
 
     def __init__(self) -> None:
         self.subscriptions: set[Subscription] = set()
         self.last_seq: int | None = None
         self.topic_id: int | None = None
+        self.epoch: str | None = None
         self.lock = asyncio.Lock()
 
 
@@ -196,7 +197,7 @@ class Fanout:
                 except Exception:
                     del self.topics[topic]
                     raise
-                state.topic_id, state.last_seq = row.pk, row.last_seq
+                state.topic_id, state.last_seq, state.epoch = row.pk, row.last_seq, row.epoch
         subscription = Subscription(connection)
         gc_schedule.note_growth()
         state.subscriptions.add(subscription)
@@ -229,8 +230,8 @@ class Fanout:
 
     async def on_message(self, message: EventMessage) -> None:
         state = self.topics.get(message["topic"])
-        if state is None:
-            return
+        if state is None or message.get("origin") != conf.deployment_id():
+            return  # not ours: another deployment on this Redis server, say
         outgoing = Outgoing(message["frame"])
         seq = message.get("seq")
         if seq is None:
@@ -240,6 +241,8 @@ class Fanout:
         async with state.lock:
             if state.last_seq is None:
                 return  # the attach that made this state failed
+            if message.get("epoch") != state.epoch:
+                return  # another log's seq must never move this one's delivered mark
             if seq > state.last_seq + 1:
                 await self._heal(message["topic"], state, upto=seq - 1)
             self._deliver(state, seq, outgoing)

@@ -31,6 +31,8 @@ class EventMessage(TypedDict):
     type: str
     topic: str
     seq: int | None  # None for an ephemeral event
+    epoch: str | None  # the topic's, for a durable event
+    origin: str  # the deployment that sent it (conf.deployment_id)
     frame: str
 
 
@@ -60,12 +62,15 @@ def topic_get_or_create(*, name: str) -> Topic:
     return topic
 
 
-def _next_seq(name: str) -> tuple[int, int]:
-    """Bump the topic's counter; the row lock queues other publishers until we commit."""
+def _next_seq(name: str) -> tuple[int, int, str]:
+    """Bump the topic's counter; the row lock queues other publishers until we commit.
+
+    Returns the topic's id, the new seq and the topic's epoch.
+    """
     table = Topic._meta.db_table
     bump = (
         f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s"
-        " WHERE name = %s RETURNING id, last_seq"
+        " WHERE name = %s RETURNING id, last_seq, epoch"
     )
     with connection.cursor() as cursor:
         cursor.execute(bump, [timezone.now(), name])
@@ -78,7 +83,7 @@ def _next_seq(name: str) -> tuple[int, int]:
             )
             cursor.execute(bump, [timezone.now(), name])
             row = cursor.fetchone()
-    return row[0], row[1]
+    return row[0], row[1], row[2]
 
 
 def publish(*, topic: str, event_type: str, data: Any) -> int:
@@ -91,7 +96,7 @@ def publish(*, topic: str, event_type: str, data: Any) -> int:
     # Inside the caller's transaction no savepoint is needed: if this fails, so does
     # the caller's change (two round trips fewer per event).
     with transaction.atomic(savepoint=False):
-        topic_id, seq = _next_seq(topic)
+        topic_id, seq, epoch = _next_seq(topic)
         created_at = timezone.now()
         Event.objects.create(
             topic_id=topic_id, seq=seq, type=event_type, data=data, created_at=created_at
@@ -99,22 +104,24 @@ def publish(*, topic: str, event_type: str, data: Any) -> int:
     frame = event_frame(
         topic=topic, event_type=event_type, data=data, ts=iso_z(created_at), seq=seq
     )
-    transaction.on_commit(lambda: _send_after_commit(topic, seq, frame))
+    transaction.on_commit(lambda: _send_after_commit(topic, seq, epoch, frame))
     return seq
 
 
-def _send_after_commit(topic: str, seq: int, frame: str) -> None:
+def _send_after_commit(topic: str, seq: int, epoch: str, frame: str) -> None:
     try:
         loop = _server_loop()
         if loop is not None:
             # Sync code run by the server (a view, a socket `publish` handler): the
             # server's own loop and its layer connection carry it. The thread does not
             # wait; the loop runs these in the order they were handed over.
-            future = asyncio.run_coroutine_threadsafe(send_to_processes(topic, frame, seq), loop)
+            future = asyncio.run_coroutine_threadsafe(
+                send_to_processes(topic, frame, seq, epoch), loop
+            )
             future.add_done_callback(lambda done: _log_failure(done, topic, seq))
         else:
             # Celery, a shell, a script: this process's long-lived sender loop.
-            sender_loop.run(send_to_processes(topic, frame, seq), FAST_PATH_TIMEOUT_SECONDS)
+            sender_loop.run(send_to_processes(topic, frame, seq, epoch), FAST_PATH_TIMEOUT_SECONDS)
     except Exception:  # the log has it; each process's tail delivers it
         logger.warning("Fast path failed for %s#%s; the log tail will deliver it", topic, seq)
 
@@ -133,10 +140,19 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-async def send_to_processes(topic: str, frame: str, seq: int | None = None) -> None:
+async def send_to_processes(
+    topic: str, frame: str, seq: int | None = None, epoch: str | None = None
+) -> None:
     """One channel-layer message per topic: its members are server processes."""
     layer = get_channel_layer()
-    message: EventMessage = {"type": "hub.event", "topic": topic, "seq": seq, "frame": frame}
+    message: EventMessage = {
+        "type": "hub.event",
+        "topic": topic,
+        "seq": seq,
+        "epoch": epoch,
+        "origin": conf.deployment_id(),
+        "frame": frame,
+    }
     await layer.group_send(group_name(topic), message)
 
 

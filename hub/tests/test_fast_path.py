@@ -34,7 +34,9 @@ async def test_sync_publishes_share_one_sender_loop_and_arrive_in_order():
     layer, channel = await _listen(topic)
     loop = asyncio.get_running_loop()
     for seq in (1, 2, 3):  # from a plain thread, as a Celery task or a shell would
-        await loop.run_in_executor(None, services._send_after_commit, topic, seq, f'{{"n":{seq}}}')
+        await loop.run_in_executor(
+            None, services._send_after_commit, topic, seq, "e", f'{{"n":{seq}}}'
+        )
     messages = await _received(layer, channel, 3)
     assert [m["seq"] for m in messages] == [1, 2, 3]
     assert [m["frame"] for m in messages] == ['{"n":1}', '{"n":2}', '{"n":3}']
@@ -42,7 +44,7 @@ async def test_sync_publishes_share_one_sender_loop_and_arrive_in_order():
     assert sender is not loop
     # One loop, and in it one layer with one Redis client, reused by every publish.
     first_client = [shard._redis for shard in layer._layers[sender]._shards]
-    await loop.run_in_executor(None, services._send_after_commit, topic, 4, '{"n":4}')
+    await loop.run_in_executor(None, services._send_after_commit, topic, 4, "e", '{"n":4}')
     assert (await _received(layer, channel, 1))[0]["seq"] == 4
     assert sender_loop.loop() is sender
     assert [shard._redis for shard in layer._layers[sender]._shards] == first_client
@@ -54,7 +56,7 @@ async def test_a_forked_child_publishes_through_its_own_sender_loop():
     topic = "feed:902"
     layer, channel = await _listen(topic)
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, services._send_after_commit, topic, 1, "{}")
+    await loop.run_in_executor(None, services._send_after_commit, topic, 1, "e", "{}")
     parent_sender = sender_loop.loop()
 
     def fork_and_publish() -> int:
@@ -63,7 +65,7 @@ async def test_a_forked_child_publishes_through_its_own_sender_loop():
             code = 1
             try:
                 before = sender_loop.started
-                services._send_after_commit(topic, 2, "{}")
+                services._send_after_commit(topic, 2, "e", "{}")
                 code = 0 if before == 0 and sender_loop.started == 1 else 2
             finally:
                 os._exit(code)
