@@ -6,7 +6,7 @@ Called by services inside their transaction, after the change.
 from chat.models import Conversation, Message
 from chat.selectors import pair_lessons
 from chat.shapes import conversation_data, message_data, read_data
-from hub.services import publish
+from hub.services import publish, stored_events_rewrite
 from hub.topics import user_topic
 
 
@@ -20,6 +20,25 @@ def message_event(message: Message, event_type: str) -> None:
         event_type=event_type,
         data=message_data(message),
     )
+
+
+def message_history_rewrite(message: Message, *, participant_ids: tuple[int, int]) -> None:
+    """After an edit or a delete, no stored event may still hold the old text: the
+    message's own events and both inboxes' `last_message` now show it as it is."""
+    current = message_data(message)
+    stored_events_rewrite(
+        topic=conversation_topic(message.conversation_id),
+        event_types=("message.created", "message.edited", "message.deleted"),
+        where={"id": message.pk},
+        rewrite=lambda data: current,
+    )
+    for user_id in participant_ids:
+        stored_events_rewrite(
+            topic=user_topic(user_id),
+            event_types=("conversation.updated",),
+            where={"last_message__id": message.pk},
+            rewrite=lambda data: {**data, "last_message": current},
+        )
 
 
 def read_event(*, conversation_id: int, user_id: int, message_id: int) -> None:

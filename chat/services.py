@@ -7,7 +7,12 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from bookings.models import Booking
-from chat.events import conversation_updated, message_event, read_event
+from chat.events import (
+    conversation_updated,
+    message_event,
+    message_history_rewrite,
+    read_event,
+)
 from chat.models import Conversation, Message, Participant
 from chat.selectors import participant_get, unread_count
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
@@ -165,6 +170,7 @@ def message_edit(*, user: User, conversation_id: int, message_id: object, body: 
     message.body = body
     message.edited_at = timezone.now()
     message.save(update_fields=["body", "edited_at"])
+    message_history_rewrite(message, participant_ids=_pair(conversation_id))
     message_event(message, "message.edited")
     return message
 
@@ -182,8 +188,16 @@ def message_delete(*, user: User, conversation_id: int, message_id: object) -> M
         last_read_message_id__lt=message.pk,
         unread_count__gt=0,
     ).exclude(user=user).update(unread_count=F("unread_count") - 1)
+    message_history_rewrite(message, participant_ids=_pair(conversation_id))
     message_event(message, "message.deleted")
     return message
+
+
+def _pair(conversation_id: int) -> tuple[int, int]:
+    student_id, instructor_id = Conversation.objects.filter(pk=conversation_id).values_list(
+        "student_id", "instructor_id"
+    )[0]
+    return student_id, instructor_id
 
 
 @transaction.atomic

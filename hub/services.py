@@ -4,6 +4,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypedDict
 
@@ -163,6 +164,24 @@ async def publish_ephemeral(*, topic: str, event_type: str, data: Any) -> None:
         await send_to_processes(topic, frame)
     except Exception:
         logger.warning("Could not send ephemeral %s on %s", event_type, topic)
+
+
+def stored_events_rewrite(
+    *,
+    topic: str,
+    event_types: Iterable[str],
+    where: dict[str, Any],
+    rewrite: Callable[[Any], Any],
+) -> int:
+    """Rewrite the stored data of a topic's events that match `where` (JSON key lookups,
+    e.g. `{"id": 5}` or `{"last_message__id": 5}`), so that replays show the rewrite:
+    text a person edited or deleted must not be read again from the log. Returns how many."""
+    lookups = {f"data__{path}": value for path, value in where.items()}
+    rows = list(Event.objects.filter(topic__name=topic, type__in=list(event_types), **lookups))
+    for row in rows:
+        row.data = orjson.loads(orjson.dumps(rewrite(row.data)))
+    Event.objects.bulk_update(rows, ["data"], batch_size=500)
+    return len(rows)
 
 
 def events_prune() -> int:
