@@ -1,9 +1,13 @@
-"""Reads of accounts: the tokens a user holds."""
+"""Reads of accounts: the tokens and sessions a user holds."""
 
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.module_loading import import_string
 
 from accounts.models import ApiToken, User
 from conventions.pagination import id_cursor_decode, id_cursor_encode
@@ -37,3 +41,22 @@ def tokens_page(
         for token in page[:limit]
     ]
     return items, id_cursor_encode(page[limit - 1].pk) if len(page) > limit else None
+
+
+def sessions_still_valid(*, sessions: dict[str, int]) -> set[str]:
+    """Those session keys (→ user id) still signed in as that active user: not logged
+    out or expired, and the password unchanged since (Django's session hash)."""
+    store_class = import_string(settings.SESSION_ENGINE + ".SessionStore")
+    users = User.objects.in_bulk(set(sessions.values()))
+    valid = set()
+    for key, user_id in sessions.items():
+        data = store_class(session_key=key).load()
+        user = users.get(user_id)
+        if (
+            user is not None
+            and user.is_active
+            and data.get(SESSION_KEY) == str(user_id)
+            and constant_time_compare(data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash())
+        ):
+            valid.add(key)
+    return valid

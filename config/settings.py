@@ -71,6 +71,9 @@ if not SECRET_KEY:
 # a deployment lists its own host names.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Browser origins (scheme://host[:port]) allowed to open a WebSocket besides the
+# server's own; empty: the names of ALLOWED_HOSTS over HTTPS (see hub/origin.py).
+WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",

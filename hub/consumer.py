@@ -51,8 +51,11 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.wire = wire_for(self.base_send, conf.outgoing_queue_limit(), self._fell_behind)
         self.fanout = Fanout.current()
         session_user = self.scope.get("user")
+        # Set for a page signed in by its session cookie: re-checked like a token.
+        self.session_key: str | None = None
         if session_user is not None and session_user.is_authenticated:
             self.user = session_user
+            self.session_key = self.scope["session"].session_key
             self.fanout.connection_opened(self)
         else:
             self.auth_deadline = asyncio.get_running_loop().call_later(

@@ -41,6 +41,9 @@ class LocalConnection(Protocol):
     def user(self) -> User | None: ...
 
     @property
+    def session_key(self) -> str | None: ...
+
+    @property
     def wire(self) -> Wire: ...
 
     @property

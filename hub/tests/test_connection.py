@@ -191,18 +191,43 @@ async def test_frame_over_64_kib_closes_with_1009_and_exactly_64_kib_is_fine():
     assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 1009}
 
 
+APP = {"WEBSOCKET_ALLOWED_ORIGINS": ["https://app.example.com"]}
+
+
 @pytest.mark.parametrize(
-    ("origin", "accepted"),
+    ("origin", "host", "settings_change", "accepted"),
     [
-        (None, True),
-        ("http://localhost:8000", True),
-        ("http://testserver", True),
-        ("https://evil.example.com", False),
-        ("null", False),
+        (None, None, {}, True),
+        # Loopback names, for development: any scheme and port.
+        ("http://localhost:8000", None, {}, True),
+        ("https://127.0.0.1:9443", None, {}, True),
+        # The names of ALLOWED_HOSTS: over HTTPS on the default port only.
+        ("https://testserver", None, {}, True),
+        ("https://testserver:443", None, {}, True),
+        ("http://testserver", None, {}, False),
+        ("https://testserver:8443", None, {}, False),
+        ("https://evil.example.com", None, {}, False),
+        ("null", None, {}, False),
+        ("https://testserver/path", None, {}, False),
+        # A wildcard host allows no origin; a same-origin page still passes.
+        ("https://evil.example.com", None, {"ALLOWED_HOSTS": ["*"]}, False),
+        ("http://hub.example.com:8080", b"hub.example.com:8080", {"ALLOWED_HOSTS": ["*"]}, True),
+        ("http://hub.example.com", b"hub.example.com:8080", {"ALLOWED_HOSTS": ["*"]}, False),
+        # Same origin with a Host that is not allowed is not our origin.
+        ("http://other.example:80", b"other.example", {}, False),
+        # An explicit list replaces the derived one: exact scheme, host and port.
+        ("https://app.example.com", None, APP, True),
+        ("https://app.example.com:444", None, APP, False),
+        ("http://app.example.com", None, APP, False),
+        ("https://testserver", None, APP, False),
     ],
-)
-async def test_origin_check(origin, accepted):
+)  # fmt: skip
+async def test_origin_check(origin, host, settings_change, accepted, settings):
+    for name, value in settings_change.items():
+        setattr(settings, name, value)
     headers = [(b"origin", origin.encode())] if origin else []
+    if host:
+        headers.append((b"host", host))
     comm = connect(headers)
     connected, _ = await comm.connect()
     assert connected
@@ -211,3 +236,50 @@ async def test_origin_check(origin, accepted):
         await comm.disconnect()
     else:
         assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 1008}
+
+
+async def test_a_cookie_socket_ends_when_its_session_does(settings):
+    """Logged out, or the password changed elsewhere: the page's socket is closed (4001)."""
+    from hub.fanout import Fanout
+    from hub.revocation import close_revoked
+
+    user, _, _ = await make_user_and_token()
+
+    @database_sync_to_async
+    def login_session() -> str:
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+        return session.session_key
+
+    async def page() -> WebsocketCommunicator:
+        comm = connect([(b"cookie", f"sessionid={await login_session()}".encode())])
+        await comm.connect()
+        assert (await send(comm, {"op": "ping"}))["ok"]
+        return comm
+
+    logged_out, stale_password, kept = await page(), await page(), await page()
+    await close_revoked(Fanout.current().connections)  # the control: all still signed in
+    for comm in (logged_out, stale_password, kept):
+        assert (await send(comm, {"op": "ping"}))["ok"]
+
+    @database_sync_to_async
+    def log_out_one_and_change_the_password_of_another() -> None:
+        SessionStore(session_key=_session_of(logged_out)).delete()
+        session = SessionStore(session_key=_session_of(stale_password))
+        session[HASH_SESSION_KEY] = "a-hash-from-the-old-password"
+        session.save()
+
+    await log_out_one_and_change_the_password_of_another()
+    await close_revoked(Fanout.current().connections)
+    for comm in (logged_out, stale_password):
+        assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4001}
+    assert (await send(kept, {"op": "ping"}))["ok"]
+    await kept.disconnect()
+
+
+def _session_of(comm: WebsocketCommunicator) -> str:
+    cookie = dict(comm.scope["headers"])[b"cookie"].decode()
+    return cookie.split("=", 1)[1]
