@@ -1,13 +1,26 @@
-"""Fixtures shared by every app's tests."""
+"""Fixtures shared by every app's tests, each defined once; helpers live in tests.helpers."""
+
+import contextlib
 
 import pytest
 import redis
-from django.test import Client
+from celery.contrib.testing.worker import start_worker
 
 from accounts.models import User
 from accounts.services import token_create, user_create
+from config.celery import app as celery_app
+from hub import ratelimit
+from tests.helpers import PASSWORD, ApiClient, Client
 
-PASSWORD = "correct-horse-battery-9"
+# Module-scoped fixtures: the tests using one run on a single xdist worker, so it is set up once.
+SHARED_BY_MODULE = {"live_servers", "embedded_env"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SHARED_BY_MODULE.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture
@@ -25,33 +38,29 @@ def make_user(db):
 
 
 @pytest.fixture
+def instructor(make_user):
+    return make_user("instructor", timezone="Europe/Berlin")
+
+
+@pytest.fixture
+def student(make_user):
+    return make_user("student", timezone="America/New_York")
+
+
+@pytest.fixture
+def admin_client(client):
+    admin = User.objects.create_superuser(email="root@example.com", password=PASSWORD, name="R")
+    assert admin.role == "admin" and admin.is_staff and admin.is_superuser
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
 def token_for():
     def make(user: User) -> str:
         return token_create(user=user)[1]
 
     return make
-
-
-class ApiClient(Client):
-    """Django's test client speaking JSON, optionally with a bearer token."""
-
-    def __init__(self, token: str | None = None):
-        super().__init__()
-        self.token = token
-
-    def _headers(self, headers):
-        headers = dict(headers or {})
-        if self.token:
-            headers.setdefault("Authorization", f"Bearer {self.token}")
-        return headers
-
-    def call(self, method: str, path: str, body=None, headers=None, raw: str | None = None):
-        data = raw if raw is not None else body
-        kwargs = {"headers": self._headers(headers)}
-        if data is not None:
-            kwargs["data"] = data
-            kwargs["content_type"] = "application/json"
-        return getattr(super(), method)(path, **kwargs)
 
 
 @pytest.fixture
@@ -62,15 +71,59 @@ def api():
     return make
 
 
+@pytest.fixture
+async def connect():
+    """Open in-process WebSocket clients (tests.helpers.Client), closed after the test."""
+    opened: list[Client] = []
+
+    async def make(token: str | None = None, headers=None) -> Client:
+        client = await Client(headers).open(token)
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup):
+    """One Celery worker thread for this test process, started by the first test that needs
+    it: tasks re-read their rows, so it serves every test as a fresh one would."""
+    with start_worker(celery_app, perform_ping_check=False, pool="solo"):
+        yield
+
+
+def _clear_keys(settings, *kinds: str) -> None:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        for kind in kinds:
+            keys = list(client.scan_iter(f"{settings.HUB_KEY_PREFIX}:{kind}:*"))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture(autouse=True)
 def fresh_rate_buckets(settings):
-    """User ids restart with each test database; forget buckets an earlier run left in Redis."""
+    """Every test starts with full buckets: user ids repeat across test databases (runs,
+    xdist workers), so a bucket another test spent must never be seen. The Redis keys
+    are this process's own (its prefix and database); the in-memory store is emptied."""
     if settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter(f"{settings.HUB_KEY_PREFIX}:rate:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        _clear_keys(settings, "rate")
+    store = ratelimit._buckets
+    if isinstance(store, ratelimit.MemoryBuckets):
+        with store.lock:
+            store.buckets.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_presence(settings):
+    """Topic names repeat across tests: no presence entry an earlier test left may count."""
+    if settings.REDIS_URL:
+        _clear_keys(settings, "presence")
 
 
 @pytest.fixture(scope="session")

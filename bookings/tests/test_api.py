@@ -5,10 +5,16 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.tests.test_api import assert_error
 from bookings.models import Booking, BookingStatus
-from bookings.tests.conftest import events_on, last_seq, next_free_start, place_booking
 from conventions.times import iso_z
+from tests.helpers import (
+    ApiClient,
+    assert_error,
+    events_on,
+    last_seq,
+    next_free_start,
+    place_booking,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -276,8 +282,6 @@ def test_a_time_that_is_not_a_free_slot_is_a_conflict(as_student, service, make_
 
 
 def make_client(token):
-    from conftest import ApiClient
-
     return ApiClient(token)
 
 

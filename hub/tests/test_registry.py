@@ -30,7 +30,8 @@ async def test_an_authenticated_socket_counts_as_online_until_it_closes(ws_user,
     second = await connect(token)  # two tabs
     assert await wait_until(lambda: users_connected([user.pk, other.pk]) == {user.pk})
     await first.close()
-    await asyncio.sleep(1.5)  # a batch later: still online through the other tab
+    # A batch later (the first tab's row is gone): still online through the other tab.
+    assert await wait_until(lambda: Connection.objects.count() == 1)
     assert await database_sync_to_async(users_connected)([user.pk]) == {user.pk}
     await second.close()
     assert await wait_until(lambda: users_connected([user.pk]) == set())
@@ -38,9 +39,14 @@ async def test_an_authenticated_socket_counts_as_online_until_it_closes(ws_user,
 
 
 async def test_a_connection_that_never_authenticates_is_not_recorded(ws_user, connect):
+    user, token = await ws_user()
     await connect()  # opened, no auth
-    await asyncio.sleep(1.5)
-    assert await database_sync_to_async(Connection.objects.count)() == 0
+    await connect(token)  # recorded by the next batch, which would carry the other one too
+    assert await wait_until(lambda: Connection.objects.exists())
+    recorded = await database_sync_to_async(
+        lambda: list(Connection.objects.values_list("user_id", flat=True))
+    )()
+    assert recorded == [user.pk]
 
 
 def test_a_dead_process_stops_counting_and_is_pruned(make_user):
