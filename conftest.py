@@ -12,16 +12,6 @@ from config.celery import app as celery_app
 from hub import ratelimit
 from tests.helpers import PASSWORD, ApiClient, Client
 
-# Module-scoped fixtures: the tests using one run on a single xdist worker, so it is set up once.
-SHARED_BY_MODULE = {"live_servers", "embedded_env"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if SHARED_BY_MODULE.intersection(item.fixturenames):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
 
 @pytest.fixture
 def make_user(db):

@@ -12,8 +12,8 @@ def live_servers(django_db_setup, django_db_blocker):
 
     A running server writes on its own (its connection registry), also after the last
     test's clean-up: the database is emptied again once the servers are stopped, so no
-    test of another module meets those rows. (The root conftest keeps a module using this
-    on one xdist worker.)
+    test of another module meets those rows. (make test distributes whole files to the
+    xdist workers, --dist loadfile, so a module starts its servers once.)
     """
     servers = Servers()
     try:

@@ -52,3 +52,6 @@ if REDIS_URL:
         **CELERY_BROKER_TRANSPORT_OPTIONS,
         "global_keyprefix": f"{HUB_KEY_PREFIX}-celery:",
     }
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["ENGINE"] = "tests.postgresql"  # noqa: F405
