@@ -13,6 +13,18 @@ from hub import ratelimit
 from tests.helpers import PASSWORD, ApiClient, Client
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering
+def pytest_collection_modifyitems(items):
+    """Modules that start servers or child processes (they use tests.live) run first: xdist
+    hands out whole files in this order, and a slow file handed out last holds up the end."""
+    items.sort(key=lambda item: not _uses_live(getattr(item, "module", None)))
+
+
+def _uses_live(module) -> bool:
+    names = vars(module).values() if module else ()
+    return any(getattr(value, "__module__", "") == "tests.live" for value in names)
+
+
 @pytest.fixture
 def make_user(db):
     counter = iter(range(1, 10_000))
@@ -59,6 +71,16 @@ def api():
         return ApiClient(token)
 
     return make
+
+
+@pytest.fixture
+def as_student(api, token_for, student) -> ApiClient:
+    return api(token_for(student))
+
+
+@pytest.fixture
+def as_instructor(api, token_for, instructor) -> ApiClient:
+    return api(token_for(instructor))
 
 
 @pytest.fixture

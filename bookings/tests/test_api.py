@@ -27,16 +27,6 @@ SERVICE = {
 }
 
 
-@pytest.fixture
-def as_instructor(api, token_for, instructor):
-    return api(token_for(instructor))
-
-
-@pytest.fixture
-def as_student(api, token_for, student):
-    return api(token_for(student))
-
-
 def book(client, service, start, **extra):
     body = {"service_id": service.pk, "start": iso_z(start), "location_type": "online"}
     body.update(extra)

@@ -10,16 +10,6 @@ from tests.helpers import assert_error, events_on, last_seq, place_booking
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def as_student(api, token_for, student):
-    return api(token_for(student))
-
-
-@pytest.fixture
-def as_instructor(api, token_for, instructor):
-    return api(token_for(instructor))
-
-
 def send(client, conversation_id, body="hello", client_id="c-1"):
     return client.call(
         "post",
