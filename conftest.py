@@ -107,15 +107,27 @@ def worker(django_db_setup):
         yield
 
 
-def _clear_keys(settings, *kinds: str) -> None:
-    client = redis.Redis.from_url(settings.REDIS_URL)
+def delete_keys(redis_url: str, *patterns: str) -> None:
+    client = redis.Redis.from_url(redis_url)
     try:
-        for kind in kinds:
-            keys = list(client.scan_iter(f"{settings.HUB_KEY_PREFIX}:{kind}:*"))
+        for pattern in patterns:
+            keys = list(client.scan_iter(pattern))
             if keys:
                 client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forget_redis_keys():
+    """Every run has prefixes of its own (tests/settings.py): delete this process's keys at
+    the end (Celery's bindings never expire), so runs leave nothing behind in Redis."""
+    yield
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        prefix = settings.HUB_KEY_PREFIX
+        delete_keys(settings.REDIS_URL, f"{prefix}:*", f"{prefix}-celery:*")
 
 
 @pytest.fixture(autouse=True)
@@ -124,7 +136,7 @@ def fresh_rate_buckets(settings):
     xdist workers), so a bucket another test spent must never be seen. The Redis keys
     are this process's own (its prefix and database); the in-memory store is emptied."""
     if settings.REDIS_URL:
-        _clear_keys(settings, "rate")
+        delete_keys(settings.REDIS_URL, f"{settings.HUB_KEY_PREFIX}:rate:*")
     store = ratelimit._buckets
     if isinstance(store, ratelimit.MemoryBuckets):
         with store.lock:
@@ -135,7 +147,7 @@ def fresh_rate_buckets(settings):
 def fresh_presence(settings):
     """Topic names repeat across tests: no presence entry an earlier test left may count."""
     if settings.REDIS_URL:
-        _clear_keys(settings, "presence")
+        delete_keys(settings.REDIS_URL, f"{settings.HUB_KEY_PREFIX}:presence:*")
 
 
 @pytest.fixture(scope="session")
