@@ -11,6 +11,10 @@ export HOST PORT
 # The suite runs against real PostgreSQL and Redis; these are the local defaults.
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/hub)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
+# pytest-xdist processes. Each has its own test database (test_<name>_gw<n>), Redis database
+# (TEST_REDIS_URL's number + n) and key prefix; see tests/settings.py. Many tests wait on
+# sockets and child processes, so one more than the two cores we measured on pays off.
+TEST_WORKERS ?= 3
 
 .PHONY: run test lint format install lock clean
 
@@ -43,7 +47,7 @@ test: install lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	SECRET_KEY=test-only-secret-key-not-for-production DEBUG=false SECURE_SSL_REDIRECT=false \
 	ALLOWED_HOSTS=testserver,localhost,127.0.0.1 PAYMENTS_DEV_ALLOWED=true \
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=term $(PYTEST_ARGS)
 
 format: install
 	$(BIN)/ruff check --fix .

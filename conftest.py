@@ -1,13 +1,28 @@
-"""Fixtures shared by every app's tests."""
+"""Fixtures shared by every app's tests, each defined once; helpers live in tests.helpers."""
+
+import contextlib
 
 import pytest
 import redis
-from django.test import Client
+from celery.contrib.testing.worker import start_worker
 
 from accounts.models import User
 from accounts.services import token_create, user_create
+from config.celery import app as celery_app
+from hub import ratelimit
+from tests.helpers import PASSWORD, ApiClient, Client
 
-PASSWORD = "correct-horse-battery-9"
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering
+def pytest_collection_modifyitems(items):
+    """Modules that start servers or child processes (they use tests.live) run first: xdist
+    hands out whole files in this order, and a slow file handed out last holds up the end."""
+    items.sort(key=lambda item: not _uses_live(getattr(item, "module", None)))
+
+
+def _uses_live(module) -> bool:
+    names = vars(module).values() if module else ()
+    return any(getattr(value, "__module__", "") == "tests.live" for value in names)
 
 
 @pytest.fixture
@@ -25,33 +40,29 @@ def make_user(db):
 
 
 @pytest.fixture
+def instructor(make_user):
+    return make_user("instructor", timezone="Europe/Berlin")
+
+
+@pytest.fixture
+def student(make_user):
+    return make_user("student", timezone="America/New_York")
+
+
+@pytest.fixture
+def admin_client(client):
+    admin = User.objects.create_superuser(email="root@example.com", password=PASSWORD, name="R")
+    assert admin.role == "admin" and admin.is_staff and admin.is_superuser
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
 def token_for():
     def make(user: User) -> str:
         return token_create(user=user)[1]
 
     return make
-
-
-class ApiClient(Client):
-    """Django's test client speaking JSON, optionally with a bearer token."""
-
-    def __init__(self, token: str | None = None):
-        super().__init__()
-        self.token = token
-
-    def _headers(self, headers):
-        headers = dict(headers or {})
-        if self.token:
-            headers.setdefault("Authorization", f"Bearer {self.token}")
-        return headers
-
-    def call(self, method: str, path: str, body=None, headers=None, raw: str | None = None):
-        data = raw if raw is not None else body
-        kwargs = {"headers": self._headers(headers)}
-        if data is not None:
-            kwargs["data"] = data
-            kwargs["content_type"] = "application/json"
-        return getattr(super(), method)(path, **kwargs)
 
 
 @pytest.fixture
@@ -62,15 +73,81 @@ def api():
     return make
 
 
+@pytest.fixture
+def as_student(api, token_for, student) -> ApiClient:
+    return api(token_for(student))
+
+
+@pytest.fixture
+def as_instructor(api, token_for, instructor) -> ApiClient:
+    return api(token_for(instructor))
+
+
+@pytest.fixture
+async def connect():
+    """Open in-process WebSocket clients (tests.helpers.Client), closed after the test."""
+    opened: list[Client] = []
+
+    async def make(token: str | None = None, headers=None) -> Client:
+        client = await Client(headers).open(token)
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup):
+    """One Celery worker thread for this test process, started by the first test that needs
+    it: tasks re-read their rows, so it serves every test as a fresh one would."""
+    with start_worker(celery_app, perform_ping_check=False, pool="solo"):
+        yield
+
+
+def delete_keys(redis_url: str, *patterns: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for pattern in patterns:
+            keys = list(client.scan_iter(pattern))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forget_redis_keys():
+    """Every run has prefixes of its own (tests/settings.py): delete this process's keys at
+    the end (Celery's bindings never expire), so runs leave nothing behind in Redis."""
+    yield
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        prefix = settings.HUB_KEY_PREFIX
+        delete_keys(settings.REDIS_URL, f"{prefix}:*", f"{prefix}-celery:*")
+
+
 @pytest.fixture(autouse=True)
 def fresh_rate_buckets(settings):
-    """User ids restart with each test database; forget buckets an earlier run left in Redis."""
+    """Every test starts with full buckets: user ids repeat across test databases (runs,
+    xdist workers), so a bucket another test spent must never be seen. The Redis keys
+    are this process's own (its prefix and database); the in-memory store is emptied."""
     if settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter(f"{settings.HUB_KEY_PREFIX}:rate:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_keys(settings.REDIS_URL, f"{settings.HUB_KEY_PREFIX}:rate:*")
+    store = ratelimit._buckets
+    if isinstance(store, ratelimit.MemoryBuckets):
+        with store.lock:
+            store.buckets.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_presence(settings):
+    """Topic names repeat across tests: no presence entry an earlier test left may count."""
+    if settings.REDIS_URL:
+        delete_keys(settings.REDIS_URL, f"{settings.HUB_KEY_PREFIX}:presence:*")
 
 
 @pytest.fixture(scope="session")

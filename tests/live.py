@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +79,45 @@ def daphne_command(port: int) -> list[str]:
         sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
         "--websocket-max-message-size", str(2**20), "config.asgi:application",
     ]  # fmt: skip
+
+
+def e2e_server_command(port: int) -> list[str]:
+    """daphne with the test topic family `room` plugged in (tests/e2e_server.py)."""
+    return [
+        sys.executable, "-m", "tests.e2e_server", "--bind", "127.0.0.1", "--port", str(port),
+        "--websocket-max-message-size", str(2**20), "config.asgi:application",
+    ]  # fmt: skip
+
+
+def database_url(port: int | None = None) -> str:
+    """The test database (this xdist worker's), optionally behind another port."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    return f"postgres://postgres@127.0.0.1:{port or settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+def server_env(**extra: str | None) -> dict[str, str]:
+    """A live server's environment: the test database, and this process's Redis and prefix."""
+    return child_env(DATABASE_URL=database_url(), **extra)
+
+
+class Servers:
+    """Servers that a module's tests share, all stopped together when the module is done."""
+
+    def __init__(self):
+        self.stack = ExitStack()
+
+    def start(self, command, env: dict[str, str], count: int = 1) -> list[int]:
+        """Start `count` copies of `command(port)` at once; return their ports once all answer."""
+        ports = [free_port() for _ in range(count)]
+        processes = [self.stack.enter_context(running(command(port), env)) for port in ports]
+        for port, process in zip(ports, processes, strict=True):
+            wait_for_http(f"http://127.0.0.1:{port}/healthz", process=process)
+        return ports
+
+    def stop(self) -> None:
+        self.stack.close()
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

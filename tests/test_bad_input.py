@@ -3,7 +3,7 @@ error shape, never a 500."""
 
 import pytest
 
-from conventions.tests.test_pagination import FORGED
+from tests.helpers import FORGED_CURSORS as FORGED
 
 LISTS = ["/api/v1/instructors", "/api/v1/bookings", "/api/v1/conversations"]
 

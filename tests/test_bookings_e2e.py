@@ -14,10 +14,16 @@ from bookings.selectors import free_slots
 from bookings.services import availability_replace, service_create
 from conventions.times import iso_z
 from hub.client import Event, HubClient, HubError
-from tests.live import daphne_command, free_port, running
-from tests.test_hub_e2e import server_env
+from tests.helpers import PASSWORD
+from tests.live import daphne_command, server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def port(live_servers) -> int:
+    (port,) = live_servers.start(daphne_command, server_env())
+    return port
 
 
 def http(base: str, method: str, path: str, token: str, body=None) -> tuple[int, dict]:
@@ -44,8 +50,8 @@ async def events_until(client: HubClient, wanted: set[str], timeout: float = 10)
     return seen
 
 
-def test_a_booking_reaches_the_instructors_calendar_live_and_a_cancel_frees_it():
-    password = "correct-horse-battery-9"
+def test_a_booking_reaches_the_instructors_calendar_live_and_a_cancel_frees_it(port):
+    password = PASSWORD
     teacher = user_create(email="t@example.com", password=password, name="Tea",
                           role="instructor", timezone="Europe/Berlin")  # fmt: skip
     learner = user_create(email="s@example.com", password=password, name="Stu",
@@ -60,7 +66,6 @@ def test_a_booking_reaches_the_instructors_calendar_live_and_a_cancel_frees_it()
         0
     ].start
     teacher_token, learner_token = token_create(user=teacher)[1], token_create(user=learner)[1]
-    port = free_port()
     base = f"http://127.0.0.1:{port}"
     day = start.date().isoformat()
     slots_path = (
@@ -71,56 +76,52 @@ def test_a_booking_reaches_the_instructors_calendar_live_and_a_cancel_frees_it()
     def slot_starts() -> list[str]:
         return [s["start"] for s in http(base, "GET", slots_path, learner_token)[1]["slots"]]
 
-    with running(daphne_command(port), server_env(), wait_url=f"{base}/healthz"):
+    async def scenario():
+        async with HubClient(f"ws://127.0.0.1:{port}/ws/v1/", teacher_token) as calendar:
+            await calendar.subscribe(f"user:{teacher.pk}")
+            await calendar.subscribe(f"availability:{teacher.pk}")
+            assert iso_z(start) in await asyncio.to_thread(slot_starts)
 
-        async def scenario():
-            async with HubClient(f"ws://127.0.0.1:{port}/ws/v1/", teacher_token) as calendar:
-                await calendar.subscribe(f"user:{teacher.pk}")
-                await calendar.subscribe(f"availability:{teacher.pk}")
-                assert iso_z(start) in await asyncio.to_thread(slot_starts)
+            body = {"service_id": service.pk, "start": iso_z(start), "location_type": "online"}
+            status, booking = await asyncio.to_thread(
+                http, base, "POST", "/api/v1/bookings", learner_token, body
+            )
+            assert status == 201 and booking["status"] == "confirmed"
+            seen = await events_until(
+                calendar, {"booking.created", "booking.confirmed", "availability.changed"}
+            )
+            by_type = {e.type: e for e in seen}
+            assert by_type["booking.confirmed"].data["id"] == booking["id"]
+            assert by_type["booking.created"].topic == f"user:{teacher.pk}"
+            change = by_type["availability.changed"]
+            assert change.topic == f"availability:{teacher.pk}"
+            assert (change.data["start"], change.data["end"]) == (
+                booking["start"],
+                booking["end"],
+            )
+            assert iso_z(start) not in await asyncio.to_thread(slot_starts)
 
-                body = {"service_id": service.pk, "start": iso_z(start), "location_type": "online"}
-                status, booking = await asyncio.to_thread(
-                    http, base, "POST", "/api/v1/bookings", learner_token, body
-                )
-                assert status == 201 and booking["status"] == "confirmed"
-                seen = await events_until(
-                    calendar, {"booking.created", "booking.confirmed", "availability.changed"}
-                )
-                by_type = {e.type: e for e in seen}
-                assert by_type["booking.confirmed"].data["id"] == booking["id"]
-                assert by_type["booking.created"].topic == f"user:{teacher.pk}"
-                change = by_type["availability.changed"]
-                assert change.topic == f"availability:{teacher.pk}"
-                assert (change.data["start"], change.data["end"]) == (
-                    booking["start"],
-                    booking["end"],
-                )
-                assert iso_z(start) not in await asyncio.to_thread(slot_starts)
+            path = f"/api/v1/bookings/{booking['id']}/cancel"
+            status, cancelled = await asyncio.to_thread(
+                http, base, "POST", path, learner_token, {"reason": "moving"}
+            )
+            assert status == 200 and cancelled["status"] == "cancelled"
+            seen = await events_until(calendar, {"booking.cancelled", "availability.changed"})
+            freed = next(e for e in seen if e.type == "availability.changed")
+            assert freed.data["reason"] == "cancelled"
+            assert iso_z(start) in await asyncio.to_thread(slot_starts)
 
-                path = f"/api/v1/bookings/{booking['id']}/cancel"
-                status, cancelled = await asyncio.to_thread(
-                    http, base, "POST", path, learner_token, {"reason": "moving"}
-                )
-                assert status == 200 and cancelled["status"] == "cancelled"
-                seen = await events_until(calendar, {"booking.cancelled", "availability.changed"})
-                freed = next(e for e in seen if e.type == "availability.changed")
-                assert freed.data["reason"] == "cancelled"
-                assert iso_z(start) in await asyncio.to_thread(slot_starts)
-
-        asyncio.run(scenario())
+    asyncio.run(scenario())
 
 
-def test_availability_topics_are_for_instructors_that_exist():
-    user = user_create(email="w@example.com", password="correct-horse-battery-9", name="W")
+def test_availability_topics_are_for_instructors_that_exist(port):
+    user = user_create(email="w@example.com", password=PASSWORD, name="W")
     token = token_create(user=user)[1]
-    port = free_port()
-    with running(daphne_command(port), server_env(), wait_url=f"http://127.0.0.1:{port}/healthz"):
 
-        async def scenario():
-            async with HubClient(f"ws://127.0.0.1:{port}/ws/v1/", token) as client:
-                with pytest.raises(HubError) as refused:
-                    await client.subscribe(f"availability:{user.pk}")
-                assert refused.value.code == "forbidden"
+    async def scenario():
+        async with HubClient(f"ws://127.0.0.1:{port}/ws/v1/", token) as client:
+            with pytest.raises(HubError) as refused:
+                await client.subscribe(f"availability:{user.pk}")
+            assert refused.value.code == "forbidden"
 
-        asyncio.run(scenario())
+    asyncio.run(scenario())

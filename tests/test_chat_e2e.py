@@ -7,8 +7,7 @@ import pytest
 from accounts.services import token_create, user_create
 from chat.services import conversation_open
 from hub.client import Event, HubClient
-from tests.live import daphne_command, free_port, running
-from tests.test_hub_e2e import server_env
+from tests.live import daphne_command, free_port, running, server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,6 +10,7 @@ import sqlite3
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import websockets
@@ -93,9 +94,10 @@ async def demo_people_book_and_chat(base: str, port: int) -> None:
         assert heard["message.created"].data["body"] == "See you then!"
 
 
-@pytest.fixture
-def embedded_env(tmp_path):
-    env = child_env(**EMBEDDED, DATA_DIR=str(tmp_path))
+@pytest.fixture(scope="module")
+def embedded_env(tmp_path_factory):
+    """One embedded deployment (its data folder) for the module's tests."""
+    env = child_env(**EMBEDDED, DATA_DIR=str(tmp_path_factory.mktemp("embedded")))
     result = manage("migrate", "--no-input", env=env)
     assert result.returncode == 0, result.stderr
     result = manage("demo_data", env=env)
@@ -106,10 +108,11 @@ def embedded_env(tmp_path):
     return env
 
 
-def test_make_run_server_end_to_end(embedded_env, tmp_path):
+def test_make_run_server_end_to_end(embedded_env):
+    data_dir = Path(embedded_env["DATA_DIR"])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "serve.log").open("w")
+    log = (data_dir / "serve.log").open("w")
     command = [sys.executable, "manage.py", "serve", "--port", str(port)]
     with running(command, embedded_env, wait_url=f"{base}/healthz", log=log):
         with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
@@ -145,7 +148,7 @@ def test_make_run_server_end_to_end(embedded_env, tmp_path):
         asyncio.run(demo_people_book_and_chat(base, port))
 
         # A background job goes through the folder broker to the worker.
-        database = tmp_path / "db.sqlite3"
+        database = data_dir / "db.sqlite3"
         with sqlite3.connect(database) as db:
             db.execute(
                 "UPDATE accounts_apitoken SET revoked_at = '2000-01-01 00:00:00' WHERE user_id = ?",
@@ -166,7 +169,7 @@ def test_make_run_server_end_to_end(embedded_env, tmp_path):
             if remaining == 0:
                 break
             time.sleep(0.2)
-        assert remaining == 0, (tmp_path / "serve.log").read_text()[-3000:]
+        assert remaining == 0, (data_dir / "serve.log").read_text()[-3000:]
 
 
 def test_racing_bookings_on_sqlite_make_one_booking(embedded_env):

@@ -5,10 +5,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from django.db import connection
 
 from accounts.services import token_create, user_create
-from tests.live import child_env, daphne_command, free_port, running
+from tests.live import child_env, daphne_command, database_url, free_port, running
 
 
 def get(url: str, token: str | None = None) -> tuple[int, dict]:
@@ -22,14 +21,17 @@ def get(url: str, token: str | None = None) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
-def database_url(port: int | None = None) -> str:
-    settings = connection.settings_dict
-    return f"postgres://postgres@127.0.0.1:{port or settings['PORT'] or 5432}/{settings['NAME']}"
-
-
 @pytest.fixture
 def closed_port() -> int:
     return free_port()  # nothing listens there once the probe socket is closed
+
+
+@pytest.fixture(scope="module")
+def without_database(live_servers) -> int:
+    """A server whose database is a closed port, shared by the tests that need one."""
+    closed = free_port()
+    (port,) = live_servers.start(daphne_command, child_env(DATABASE_URL=database_url(closed)))
+    return port
 
 
 def test_healthz_and_readyz_when_all_is_up(client, db):
@@ -40,14 +42,12 @@ def test_healthz_and_readyz_when_all_is_up(client, db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_database_down(closed_port):
-    port = free_port()
-    env = child_env(DATABASE_URL=database_url(closed_port))
-    with running(daphne_command(port), env, wait_url=f"http://127.0.0.1:{port}/healthz"):
-        assert get(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
-        status, body = get(f"http://127.0.0.1:{port}/readyz")
-        assert status == 503
-        assert body["checks"] == {"database": "down", "channel_layer": "ok"}
+def test_database_down(without_database):
+    port = without_database
+    assert get(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
+    status, body = get(f"http://127.0.0.1:{port}/readyz")
+    assert status == 503
+    assert body["checks"] == {"database": "down", "channel_layer": "ok"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -61,16 +61,13 @@ def test_redis_down(closed_port):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_database_unreachable_is_503_with_retry_after_and_nothing_leaked(closed_port):
+def test_database_unreachable_is_503_with_retry_after_and_nothing_leaked(without_database):
     user = user_create(email="leak@example.com", password="correct-horse-battery-9", name="L")
     token = token_create(user=user)[1]
-    port = free_port()
-    env = child_env(DATABASE_URL=database_url(closed_port))
-    with running(daphne_command(port), env, wait_url=f"http://127.0.0.1:{port}/healthz"):
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/me")
-        request.add_header("Authorization", f"Bearer {token}")
-        with pytest.raises(urllib.error.HTTPError) as answer:
-            urllib.request.urlopen(request, timeout=10)
+    request = urllib.request.Request(f"http://127.0.0.1:{without_database}/api/v1/me")
+    request.add_header("Authorization", f"Bearer {token}")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
     assert answer.value.code == 503
     assert answer.value.headers["Retry-After"] == "2"
     assert json.loads(answer.value.read()) == {

@@ -1,44 +1,33 @@
 """The hub end to end: live daphne processes on PostgreSQL and Redis, our Python client."""
 
 import asyncio
+import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import websockets
-from celery.contrib.testing.worker import start_worker
-from django.db import connection
 
 from accounts.services import token_create, user_create
 from hub.client import HubClient
-from hub.tests.test_log import publish_from_worker
-from tests.live import child_env, free_port, running, wait_for_http
+from tests.helpers import PASSWORD, on_worker, publish_from_worker
+from tests.live import e2e_server_command as server_command
+from tests.live import free_port, running, server_env, wait_for_http
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def database_url() -> str:
-    settings = connection.settings_dict
-    return f"postgres://postgres@127.0.0.1:{settings['PORT'] or 5432}/{settings['NAME']}"
-
-
-def server_command(port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "tests.e2e_server", "--bind", "127.0.0.1", "--port", str(port),
-        "--websocket-max-message-size", str(2**20), "config.asgi:application",
-    ]  # fmt: skip
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    return child_env(DATABASE_URL=database_url(), **extra)
+@pytest.fixture(scope="module")
+def shared_ports(live_servers) -> list[int]:
+    """Two servers for the tests that neither stop nor reconfigure theirs."""
+    return live_servers.start(server_command, server_env(), count=2)
 
 
 def make_token(email: str) -> str:
-    user = user_create(email=email, password="correct-horse-battery-9", name=email[:5])
+    user = user_create(email=email, password=PASSWORD, name=email[:5])
     return token_create(user=user)[1]
 
 
@@ -51,38 +40,28 @@ async def said(client: HubClient, count: int, timeout: float = 10) -> list:
     return events
 
 
-def test_events_cross_server_processes_from_requests_and_from_a_celery_worker():
+def test_events_cross_server_processes_from_requests_and_from_a_celery_worker(shared_ports, worker):
     token = make_token("e2e@example.com")
-    port_a, port_b = free_port(), free_port()
-    env = server_env()
-    with (
-        running(server_command(port_a), env, wait_url=f"http://127.0.0.1:{port_a}/healthz"),
-        running(server_command(port_b), env, wait_url=f"http://127.0.0.1:{port_b}/healthz"),
-    ):
+    port_a, port_b = shared_ports
 
-        async def scenario():
-            async with (
-                HubClient(f"ws://127.0.0.1:{port_a}/ws/v1/", token) as on_a,
-                HubClient(f"ws://127.0.0.1:{port_b}/ws/v1/", token) as on_b,
-            ):
-                await on_a.subscribe("room:1")
-                reply = await on_b.publish("room:1", "say", {"text": "from B"})
-                assert reply == {"seq": 1}
-                event = (await said(on_a, 1))[0]
-                assert (event.seq, event.data["text"]) == (1, "from B")
+    async def scenario():
+        async with (
+            HubClient(f"ws://127.0.0.1:{port_a}/ws/v1/", token) as on_a,
+            HubClient(f"ws://127.0.0.1:{port_b}/ws/v1/", token) as on_b,
+        ):
+            await on_a.subscribe("room:1")
+            reply = await on_b.publish("room:1", "say", {"text": "from B"})
+            assert reply == {"seq": 1}
+            event = (await said(on_a, 1))[0]
+            assert (event.seq, event.data["text"]) == (1, "from B")
 
-                from config.celery import app
+            seq = await asyncio.to_thread(on_worker, publish_from_worker, ("room:1", 2))
+            assert seq == 2
+            event = (await said(on_a, 1))[0]
+            assert (event.seq, event.data) == (2, {"n": 2, "from": "worker"})
+            assert on_a.duplicates == 0
 
-                def via_worker():
-                    with start_worker(app, perform_ping_check=False, pool="solo"):
-                        publish_from_worker.apply_async(("room:1", 2)).get(timeout=30)
-
-                await asyncio.to_thread(via_worker)
-                event = (await said(on_a, 1))[0]
-                assert (event.seq, event.data) == (2, {"n": 2, "from": "worker"})
-                assert on_a.duplicates == 0
-
-        asyncio.run(scenario())
+    asyncio.run(scenario())
 
 
 def test_a_client_that_stops_reading_is_closed_with_4008():
@@ -97,7 +76,10 @@ def test_a_client_that_stops_reading_is_closed_with_4008():
                 slow = await websockets.connect(url, max_queue=1, max_size=2**20)
                 await slow.send(f'{{"op": "auth", "token": "{token}"}}')
                 await slow.send('{"op": "subscribe", "topic": "room:2"}')
-                await asyncio.sleep(0.5)
+                replies = 0
+                while replies < 2:  # auth and subscribe answered: the socket is subscribed
+                    frame = json.loads(await asyncio.wait_for(slow.recv(), 10))
+                    replies += frame["op"] == "reply"
                 # The slow client reads nothing from here on; the talker publishes ~16 MB.
                 text = "x" * 40_000
                 await asyncio.gather(
@@ -149,6 +131,18 @@ def test_a_redis_restart_does_not_leave_a_server_deaf(tmp_path):
             time.sleep(0.1)
         raise RuntimeError("redis-server did not start")
 
+    def channels_listened_to() -> set[str]:
+        """The pub/sub channels the server's channel layer has subscribed on our Redis."""
+        listed = subprocess.run(["redis-cli", "-p", str(redis_port), "pubsub", "channels"],
+                                capture_output=True, text=True)  # fmt: skip
+        return set(listed.stdout.split())
+
+    async def resubscribed(channels: set[str], timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while not channels <= await asyncio.to_thread(channels_listened_to):
+            assert time.monotonic() < deadline, "the channel layer did not resubscribe"
+            await asyncio.sleep(0.05)
+
     redis = {"process": start_redis()}
     # A long tail: only a reconnected fast path can bring events promptly.
     env = server_env(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", HUB_TAIL_INTERVAL_SECONDS="60")
@@ -167,12 +161,14 @@ def test_a_redis_restart_does_not_leave_a_server_deaf(tmp_path):
                     await away.subscribe("room:4")
                     await away.close()
 
+                    listened = await asyncio.to_thread(channels_listened_to)
+                    assert listened
                     redis["process"].terminate()
                     redis["process"].wait()
                     # During the outage the event is committed to the log all the same.
                     assert (await talker.publish("room:4", "say", {"text": "during"})) == {"seq": 2}
                     redis["process"] = await asyncio.to_thread(start_redis)
-                    await asyncio.sleep(2.5)  # the layer's receive loop reconnects
+                    await resubscribed(listened)  # the layer's receive loop reconnected
                     await talker.publish("room:4", "say", {"text": "after"})
                     events = await said(listener, 2, timeout=10)
                     assert [(e.seq, e.data["text"]) for e in events] == [
@@ -193,31 +189,29 @@ def test_a_redis_restart_does_not_leave_a_server_deaf(tmp_path):
         redis["process"].wait()
 
 
-def test_close_codes_over_a_real_daphne():
+def test_close_codes_over_a_real_daphne(shared_ports):
     token = make_token("codes@example.com")
-    port = free_port()
-    url = f"ws://127.0.0.1:{port}/ws/v1/"
-    with running(server_command(port), server_env(), wait_url=f"http://127.0.0.1:{port}/healthz"):
+    url = f"ws://127.0.0.1:{shared_ports[0]}/ws/v1/"
 
-        async def close_code_after(frame, **connect) -> int:
-            async with websockets.connect(url, max_size=2**21, **connect) as ws:
-                if frame is not None:
-                    await ws.send(frame)
-                with pytest.raises(websockets.ConnectionClosed):
-                    while True:
-                        await asyncio.wait_for(ws.recv(), 10)
-                return ws.close_code
+    async def close_code_after(frame, **connect) -> int:
+        async with websockets.connect(url, max_size=2**21, **connect) as ws:
+            if frame is not None:
+                await ws.send(frame)
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            return ws.close_code
 
-        async def scenario():
-            assert await close_code_after(b"\x00") == 1003
-            assert await close_code_after('{"op": "ping", "pad": "' + "x" * 70_000 + '"}') == 1009
-            assert await close_code_after('{"op": "auth", "token": "hub_nope"}') == 4001
-            evil = {"origin": "https://evil.example.com"}
-            assert await close_code_after(None, **evil) == 1008
-            async with HubClient(url, token, origin="http://localhost:8000") as client:
-                await client.ping()
+    async def scenario():
+        assert await close_code_after(b"\x00") == 1003
+        assert await close_code_after('{"op": "ping", "pad": "' + "x" * 70_000 + '"}') == 1009
+        assert await close_code_after('{"op": "auth", "token": "hub_nope"}') == 4001
+        evil = {"origin": "https://evil.example.com"}
+        assert await close_code_after(None, **evil) == 1008
+        async with HubClient(url, token, origin="http://localhost:8000") as client:
+            await client.ping()
 
-        asyncio.run(scenario())
+    asyncio.run(scenario())
 
 
 def test_the_client_reconnects_and_resumes_by_itself_after_a_server_restart():

@@ -7,17 +7,9 @@ from django.utils import timezone
 from accounts import tasks
 from accounts.models import ApiToken, User
 from accounts.services import role_assign, token_create, user_create
-from conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    admin = User.objects.create_superuser(email="root@example.com", password=PASSWORD, name="R")
-    assert admin.role == "admin" and admin.is_staff and admin.is_superuser
-    client.force_login(admin)
-    return client
 
 
 def test_role_assign_keeps_staff_flags_in_step(make_user):

@@ -1,7 +1,7 @@
 import pytest
 
 from accounts.models import ApiToken, User
-from conftest import PASSWORD
+from tests.helpers import PASSWORD, assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -20,16 +20,6 @@ def registration(**overrides):
     }
     body.update(overrides)
     return body
-
-
-def assert_error(response, status: int, code: str):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def test_register_login_me_flow(api):

@@ -3,20 +3,11 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import User
 from bookings.models import AvailabilityOverride, AvailabilityRule, Booking, Service
 from bookings.services import availability_override_set
-from bookings.tests.conftest import events_on, next_free_start, place_booking
-from conftest import PASSWORD
+from tests.helpers import events_on, next_free_start, place_booking
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    admin = User.objects.create_superuser(email="root@example.com", password=PASSWORD, name="R")
-    client.force_login(admin)
-    return client
 
 
 def test_admin_pages_render(admin_client, service, student, instructor):

@@ -5,16 +5,16 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.tests.test_api import assert_error
 from bookings.models import Booking, BookingStatus
-from bookings.tests.conftest import (
+from conventions.times import iso_z
+from tests.helpers import (
+    ApiClient,
+    assert_error,
     events_on,
     last_seq,
     next_free_start,
-    next_free_start_with_room,
     place_booking,
 )
-from conventions.times import iso_z
 
 pytestmark = pytest.mark.django_db
 
@@ -25,16 +25,6 @@ SERVICE = {
     "currency": "usd",
     "location_types": ["online", "student_location"],
 }
-
-
-@pytest.fixture
-def as_instructor(api, token_for, instructor):
-    return api(token_for(instructor))
-
-
-@pytest.fixture
-def as_student(api, token_for, student):
-    return api(token_for(student))
 
 
 def book(client, service, start, **extra):
@@ -282,8 +272,6 @@ def test_a_time_that_is_not_a_free_slot_is_a_conflict(as_student, service, make_
 
 
 def make_client(token):
-    from conftest import ApiClient
-
     return ApiClient(token)
 
 
@@ -408,7 +396,7 @@ def test_either_side_cancels_and_the_time_comes_back(as_student, as_instructor, 
 
 
 def test_reschedule_moves_the_hold(as_student, instructor, student, service):
-    start = next_free_start_with_room(service, hours=2)
+    start = next_free_start(service)
     booking_id = book(as_student, service, start).json()["id"]
     taken = book(as_student, service, start + timedelta(hours=2)).json()["id"]
     seq = last_seq(f"availability:{instructor.pk}")

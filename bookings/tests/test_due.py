@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from bookings import selectors
 from bookings.models import BookingStatus
-from bookings.tests.conftest import place_booking
 from payments.backends import PaymentStatus
+from tests.helpers import place_booking
 
 pytestmark = pytest.mark.django_db
 

@@ -12,10 +12,9 @@ from django.utils import timezone
 from accounts.models import User
 from bookings import services
 from bookings.models import Booking, BookingStatus
-from bookings.tests.conftest import events_on, last_seq, next_free_start_with_room, place_booking
-from conftest import PASSWORD, ApiClient
 from conventions.times import iso_z
 from payments.backends import DevBackend, PaymentError
+from tests.helpers import PASSWORD, ApiClient, events_on, last_seq, next_free_start, place_booking
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +27,7 @@ AUTHORIZED = {"payment_status": "authorized", "payment_reference": "dev_ref"}
 def booked_over_rest(service, student, token_for) -> Booking:
     """Confirmed, its payment authorised by the dev backend."""
     body = {"service_id": service.pk, "location_type": "online",
-            "start": iso_z(next_free_start_with_room(service, hours=1))}  # fmt: skip
+            "start": iso_z(next_free_start(service))}  # fmt: skip
     response = ApiClient(token_for(student)).call("post", "/api/v1/bookings", body)
     assert response.json()["payment"]["status"] == "authorized"
     return Booking.objects.get(pk=response.json()["id"])

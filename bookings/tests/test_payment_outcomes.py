@@ -6,13 +6,12 @@ interface; everything of ours runs for real.
 
 import pytest
 
-from accounts.tests.test_api import assert_error
 from bookings.models import Booking
 from bookings.selectors import is_free_slot
-from bookings.tests.conftest import events_on, next_free_start
 from conventions.times import iso_z
 from payments import backends
 from payments.backends import DevBackend, PaymentError, PaymentResult, PaymentStatus
+from tests.helpers import assert_error, events_on, next_free_start
 
 pytestmark = pytest.mark.django_db
 

@@ -1,35 +1,17 @@
 """Concurrency against the real PostgreSQL: racers on one slot, overlapping moves."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 
 from bookings.models import Booking, BookingStatus
-from bookings.tests.conftest import next_free_start, next_free_start_with_room, place_booking
-from conftest import ApiClient
 from conventions.times import iso_z
+from tests.helpers import ApiClient, next_free_start, place_booking, race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RACERS = 50
-
-
-def race(calls) -> list[int]:
-    """Run every call at the same instant, each on its own thread and connection."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        try:
-            barrier.wait(timeout=30)
-            return call()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def test_fifty_students_racing_for_one_slot_make_one_booking(make_user, token_for, service):
@@ -62,7 +44,7 @@ def test_one_idempotency_key_raced_makes_one_booking(make_user, token_for, servi
 
 
 def test_two_overlapping_reschedules_one_wins(make_user, token_for, service):
-    first_start = next_free_start_with_room(service, hours=3)
+    first_start = next_free_start(service)
     target = iso_z(first_start + timedelta(hours=3))
     movers = []
     for offset in (0, 1):

@@ -9,10 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.tests.test_api import assert_error
 from bookings import services
-from bookings.tests.conftest import next_free_start
 from conventions.times import iso_z
+from tests.helpers import assert_error, next_free_start
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from bookings import services
 from bookings.models import BookingStatus
 from bookings.selectors import free_slots, local_day_bounds, slots_between_dates
-from bookings.tests.conftest import place_booking
+from tests.helpers import place_booking
 
 pytestmark = pytest.mark.django_db
 

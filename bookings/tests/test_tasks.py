@@ -1,13 +1,10 @@
 """The periodic jobs on a real Celery worker: expiry, completion, reminders, settlement."""
 
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
 from django.core import mail
 from django.db import connections
 from django.utils import timezone
@@ -15,36 +12,9 @@ from django.utils import timezone
 from bookings import services, tasks
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import is_free_slot
-from bookings.tests.conftest import events_on, last_seq, next_free_start, place_booking
-from config.celery import app as celery_app
+from tests.helpers import events_on, last_seq, next_free_start, on_worker, place_booking
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def worker():
-    with start_worker(celery_app, perform_ping_check=False, pool="solo"):
-        yield
-
-
-def on_worker(task) -> int:
-    """Send the task to the worker and wait for its return value (results are not stored)."""
-    done = threading.Event()
-    outcome = {}
-    sent_id = str(uuid.uuid4())
-
-    def finished(sender=None, task_id=None, retval=None, **kwargs):
-        if task_id == sent_id:
-            outcome["value"] = retval
-            done.set()
-
-    task_postrun.connect(finished, weak=False)
-    try:
-        task.apply_async(task_id=sent_id)
-        assert done.wait(30), f"{task.name} did not finish"
-    finally:
-        task_postrun.disconnect(finished)
-    return outcome["value"]
 
 
 def test_an_old_payment_hold_expires_frees_the_slot_and_is_announced(worker, service, student):

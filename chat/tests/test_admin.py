@@ -6,7 +6,7 @@ from django.urls import reverse
 from accounts.models import User
 from chat.models import Message
 from chat.services import message_send
-from conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -3,22 +3,11 @@
 import pytest
 from django.db import connection
 
-from accounts.tests.test_api import assert_error
-from bookings.tests.conftest import events_on, last_seq
 from chat.models import Conversation, Message
 from chat.services import message_send
+from tests.helpers import assert_error, events_on, last_seq, place_booking
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def as_student(api, token_for, student):
-    return api(token_for(student))
-
-
-@pytest.fixture
-def as_instructor(api, token_for, instructor):
-    return api(token_for(instructor))
 
 
 def send(client, conversation_id, body="hello", client_id="c-1"):
@@ -67,7 +56,6 @@ def test_an_instructor_may_write_first_to_a_student_who_booked(
     from django.utils import timezone
 
     from bookings.services import service_create
-    from bookings.tests.conftest import place_booking
 
     booked = make_user("student")
     service = service_create(instructor=instructor, name="X", duration_minutes=60,

@@ -5,18 +5,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.db import connections
 from django.utils import timezone
 
-from bookings.tests.test_tasks import on_worker
 from chat import tasks
 from chat.models import Message
 from chat.notices import offline_notices_send
 from chat.services import message_delete, message_send, read_mark
-from config.celery import app as celery_app
 from hub.registry import connections_record
+from tests.helpers import on_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,12 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def outbox(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-
-@pytest.fixture
-def worker():
-    with start_worker(celery_app, perform_ping_check=False, pool="solo"):
-        yield
 
 
 def say(user, conversation, body, minutes_ago: float = 6) -> Message:

@@ -2,10 +2,9 @@
 
 import pytest
 
-from bookings.tests.conftest import events_on
-from bookings.tests.test_races import race
 from chat.models import Conversation, Message
 from chat.services import conversation_open, message_send
+from tests.helpers import events_on, race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,15 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from config.celery import app as celery_app
 from hub import consumer, services, tasks
 from hub.fanout import Fanout
 from hub.models import Event, Topic
+from tests.helpers import on_worker, publish_from_worker
 from tests.live import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -301,29 +300,11 @@ async def test_the_log_tail_delivers_what_the_fast_path_lost(ws_user, connect):
     assert await client.nothing(0.5)
 
 
-@celery_app.task(name="hub.tests.publish_from_worker")
-def publish_from_worker(topic: str, n: int) -> int:
-    close_old_connections()
-    return services.publish(topic=topic, event_type="said", data={"n": n, "from": "worker"})
-
-
-async def test_an_event_published_by_a_celery_worker_reaches_subscribers(ws_user, connect):
+async def test_an_event_published_by_a_celery_worker_reaches_subscribers(ws_user, connect, worker):
     _, token = await ws_user()
     client = await connect(token)
     await client.call("subscribe", topic="feed:10")
-
-    def run_on_worker():
-        with start_worker(celery_app, perform_ping_check=False, pool="solo"):
-            publish_from_worker.apply_async(("feed:10", 1))
-            deadline = timezone.now() + timedelta(seconds=20)
-            while timezone.now() < deadline:
-                if Event.objects.filter(topic__name="feed:10").exists():
-                    return True
-                close_old_connections()
-                threading.Event().wait(0.1)
-        return False
-
-    assert await in_thread(run_on_worker)
+    assert await asyncio.to_thread(on_worker, publish_from_worker, ("feed:10", 1)) == 1
     event = (await said(client, 1))[0]
     assert event["data"] == {"n": 1, "from": "worker"} and event["seq"] == 1
 
