@@ -210,7 +210,12 @@ HUB_GC_AFTER_NEW_CONNECTIONS = int(env_float("HUB_GC_AFTER_NEW_CONNECTIONS", 200
 # --- Celery --------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": 3600,
+        # Queues and their bookkeeping carry the deployment's prefix too: a worker never
+        # takes a task another deployment (or test run) on this Redis server queued.
+        "global_keyprefix": f"{HUB_KEY_PREFIX}-celery:",
+    }
 else:
     # A broker that needs no server: queues are folders under the data folder,
     # shared by the web server, the worker and beat on one machine.

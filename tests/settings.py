@@ -43,15 +43,6 @@ def isolate(env=os.environ) -> None:
 isolate()
 
 from config.settings import *  # noqa: E402, F403
-from config.settings import CELERY_BROKER_TRANSPORT_OPTIONS, HUB_KEY_PREFIX, REDIS_URL  # noqa: E402
-
-if REDIS_URL:
-    # Celery's queues too: a run never takes a task that another run (or a crashed earlier
-    # one) left in the same Redis database.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        **CELERY_BROKER_TRANSPORT_OPTIONS,
-        "global_keyprefix": f"{HUB_KEY_PREFIX}-celery:",
-    }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
     DATABASES["default"]["ENGINE"] = "tests.postgresql"  # noqa: F405
