@@ -9,7 +9,7 @@ from celery.contrib.testing.worker import start_worker
 from accounts.models import User
 from accounts.services import token_create, user_create
 from config.celery import app as celery_app
-from hub import ratelimit
+from conventions import ratelimit
 from tests.helpers import PASSWORD, ApiClient, Client
 
 

@@ -17,17 +17,24 @@ from conventions.types import ObjectId
 router = Router(tags=["accounts"])
 
 
+def client_address(request: HttpRequest) -> str:
+    """The client's address as the server saw it (behind a proxy: daphne --proxy-headers)."""
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
 @router.post("/auth/register", response={201: TokenOut}, auth=None)
 def register(request: HttpRequest, payload: RegisterIn):
     """Create a student or instructor account and return its first token."""
-    user, token = services.user_register(**payload.dict())
+    user, token = services.user_register(**payload.dict(), client_address=client_address(request))
     return Status(201, {"token": token, "user": user})
 
 
 @router.post("/auth/token", response=TokenOut, auth=None)
 def login(request: HttpRequest, payload: LoginIn):
     """Exchange e-mail and password for a new token."""
-    user, token = services.token_login(email=payload.email, password=payload.password)
+    user, token = services.token_login(
+        email=payload.email, password=payload.password, client_address=client_address(request)
+    )
     return {"token": token, "user": user}
 
 
@@ -73,6 +80,7 @@ def password_change(request: AuthedRequest, payload: PasswordChangeIn):
         current_password=payload.current_password,
         new_password=payload.new_password,
         keep=request.auth.api_token,
+        client_address=client_address(request),
     )
     return Status(204, None)
 

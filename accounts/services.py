@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import throttle
 from accounts.models import ApiToken, Role, User
 from accounts.selectors import tokens_live
 from conventions.errors import Conflict, Invalid, NotFound, Unauthorized
@@ -112,11 +113,18 @@ def user_create(
 
 
 def user_register(
-    *, email: str, password: str, name: str, role: str, timezone: str
+    *,
+    email: str,
+    password: str,
+    name: str,
+    role: str,
+    timezone: str,
+    client_address: str = "",
 ) -> tuple[User, str]:
     """Self-service sign-up: students and instructors only; returns the user and a token."""
     if role not in (Role.STUDENT, Role.INSTRUCTOR):
         raise Invalid("Choose student or instructor.", details={"role": "not allowed"})
+    throttle.registration_check(address=client_address)
     user = user_prepare(email=email, password=password, name=name, role=role, timezone=timezone)
     with transaction.atomic():
         user_save_new(user=user)
@@ -141,14 +149,21 @@ def token_create(*, user: User, name: str = "api") -> tuple[ApiToken, str]:
     return api_token, token
 
 
-def token_login(*, email: str, password: str) -> tuple[User, str]:
-    """Exchange e-mail and password for a fresh token; one answer for every failure."""
+def token_login(*, email: str, password: str, client_address: str = "") -> tuple[User, str]:
+    """Exchange e-mail and password for a fresh token; one answer for every failure.
+
+    Refused (429) before any hashing once the account or the address has used up
+    its failed attempts.
+    """
+    throttle.login_check(email=email or "", address=client_address)
     user = User.objects.filter(email=(email or "").strip().lower()).first()
     if user is None:
         # Spend the same time hashing so response time does not reveal the account.
         User(email="").set_password(password)
+        throttle.login_failed(email=email or "", address=client_address)
         raise Unauthorized("Wrong e-mail or password.")
     if not user.check_password(password) or not user.is_active:
+        throttle.login_failed(email=email or "", address=client_address)
         raise Unauthorized("Wrong e-mail or password.")
     _, token = token_create(user=user, name="login")
     return user, token
@@ -201,13 +216,21 @@ def token_revoke_own(*, user: User, token_id: int) -> None:
 
 
 def password_change(
-    *, user: User, current_password: str, new_password: str, keep: ApiToken | None
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    keep: ApiToken | None,
+    client_address: str = "",
 ) -> None:
     """Change the password and revoke every other token (their sockets close with 4001).
 
-    Both hashes are computed before the short transaction that writes them.
+    Both hashes are computed before the short transaction that writes them; wrong
+    current passwords count as failed logins.
     """
+    throttle.login_check(email=user.email, address=client_address)
     if not user.check_password(current_password):
+        throttle.login_failed(email=user.email, address=client_address)
         raise Unauthorized("The current password is wrong.")
     try:
         password_validation.validate_password(new_password, user)

@@ -16,8 +16,8 @@ from chat.events import (
 from chat.models import Conversation, Message, Participant
 from chat.selectors import participant_get, unread_count
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
+from conventions.ratelimit import Rate, take
 from conventions.text import text_refuse_controls
-from hub.ratelimit import Rate, take
 
 MAX_BODY = 4000
 MAX_CLIENT_ID = 64

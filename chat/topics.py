@@ -10,7 +10,7 @@ from chat import services
 from chat.selectors import is_participant
 from chat.shapes import message_data
 from conventions.errors import RateLimited
-from hub.ratelimit import Rate, take
+from conventions.ratelimit import Rate, take
 from hub.services import publish_ephemeral
 from hub.topics import TopicFamily, register_family
 

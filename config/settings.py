@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.AdminLoginThrottle",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.ContentSecurityPolicy",
@@ -275,6 +276,13 @@ PASSWORD_HASHERS = env_list(
 TOKEN_LAST_USED_INTERVAL_SECONDS = 60
 # A token unused this long expires; every use (noted at most once a minute) renews it.
 TOKEN_LIFETIME_DAYS = env_float("TOKEN_LIFETIME_DAYS", 30)
+# Failed logins (API and admin) allowed per account and per client address in the
+# window, and sign-ups per address; both refused (429) before any password is hashed.
+LOGIN_FAILURES_PER_ACCOUNT = env_float("LOGIN_FAILURES_PER_ACCOUNT", 10)
+LOGIN_FAILURES_PER_ADDRESS = env_float("LOGIN_FAILURES_PER_ADDRESS", 30)
+LOGIN_FAILURES_WINDOW_SECONDS = env_float("LOGIN_FAILURES_WINDOW_SECONDS", 900)
+REGISTRATIONS_PER_ADDRESS = env_float("REGISTRATIONS_PER_ADDRESS", 100)
+REGISTRATIONS_WINDOW_SECONDS = env_float("REGISTRATIONS_WINDOW_SECONDS", 3600)
 
 # --- Email ---------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(

@@ -36,7 +36,10 @@ def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
 def embedded_server(tmp_path):
     # A short busy timeout: a writer that waits this long on the lock fails, so a lock
     # held through a password hash (a quarter to a whole second each) shows up at once.
-    env = child_env(**EMBEDDED, DATA_DIR=str(tmp_path), SQLITE_BUSY_TIMEOUT_SECONDS="3")
+    env = child_env(
+        **EMBEDDED, DATA_DIR=str(tmp_path), SQLITE_BUSY_TIMEOUT_SECONDS="3",
+        REGISTRATIONS_PER_ADDRESS="1000",
+    )  # fmt: skip
     migrated = manage("migrate", "--no-input", env=env)
     assert migrated.returncode == 0, migrated.stderr
     port = free_port()

@@ -6,10 +6,10 @@ import time
 import pytest
 from django.conf import settings
 
+from conventions import ratelimit
 from conventions.errors import RateLimited
-from hub import ratelimit
+from conventions.ratelimit import MemoryBuckets, Rate, RedisBuckets
 from hub.presence import MemoryPresence, RedisPresence
-from hub.ratelimit import MemoryBuckets, Rate, RedisBuckets
 from hub.wire import AsgiWire, Outgoing
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,9 +1,11 @@
-"""A token bucket that domain apps share across transports and processes.
+"""A token bucket that every app shares across transports and processes.
 
 `take()` spends one token from the bucket named by `key` or raises RateLimited
-with how long until one is back. With Redis the bucket lives there (one atomic
-script per call), so a user's socket and REST calls on any process draw from the
-same bucket; in the embedded mode the one process keeps it in memory.
+with how long until one is back; `peek()` says how long until one is there
+without spending it (to refuse before doing expensive work). With Redis the
+bucket lives there (one atomic script per call), so a user's socket and REST
+calls on any process draw from the same bucket; in the embedded mode the one
+process keeps it in memory.
 """
 
 import threading
@@ -15,16 +17,17 @@ import redis
 from django.conf import settings
 
 from conventions.errors import RateLimited
-from hub import conf
 
 TAKE = """
 local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens, at = tonumber(state[1]), tonumber(state[2])
 if tokens == nil then tokens, at = burst, now end
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
 local allowed, wait = 0, 0
-if tokens >= 1 then tokens = tokens - 1; allowed = 1 else wait = (1 - tokens) / rate end
+if tokens >= 1 then tokens = tokens - cost; allowed = 1 else wait = (1 - tokens) / rate end
+if cost == 0 then return {allowed, tostring(wait)} end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, tostring(wait)}
@@ -46,8 +49,8 @@ class Rate:
 class Buckets(Protocol):
     """Where the buckets live: Redis (shared by every process) or this process's memory."""
 
-    def take(self, key: str, rate: Rate) -> float:
-        """Spend one token; return 0 or the seconds until one is back."""
+    def take(self, key: str, rate: Rate, cost: int = 1) -> float:
+        """Spend `cost` tokens (0: only look); return 0 or the seconds until one is back."""
         ...
 
 
@@ -56,10 +59,10 @@ class RedisBuckets:
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.script = self.client.register_script(TAKE)
 
-    def take(self, key: str, rate: Rate) -> float:
+    def take(self, key: str, rate: Rate, cost: int = 1) -> float:
         allowed, wait = self.script(
-            keys=[f"{conf.key_prefix()}:rate:{key}"],
-            args=[rate.per_second, rate.burst, time.time()],
+            keys=[f"{_prefix()}:rate:{key}"],
+            args=[rate.per_second, rate.burst, time.time(), cost],
         )
         return 0.0 if allowed else float(wait)
 
@@ -69,16 +72,15 @@ class MemoryBuckets:
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
 
-    def take(self, key: str, rate: Rate) -> float:
+    def take(self, key: str, rate: Rate, cost: int = 1) -> float:
         now = time.time()
         with self.lock:
             tokens, at = self.buckets.get(key, (rate.burst, now))
             tokens = min(rate.burst, tokens + max(0.0, now - at) * rate.per_second)
-            if tokens >= 1:
-                self.buckets[key] = (tokens - 1, now)
-                return 0.0
-            self.buckets[key] = (tokens, now)
-            return (1 - tokens) / rate.per_second
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / rate.per_second
+            if cost:
+                self.buckets[key] = (tokens - cost if tokens >= 1 else tokens, now)
+            return wait
 
 
 _buckets: Buckets | None = None
@@ -91,8 +93,20 @@ def buckets() -> Buckets:
     return _buckets
 
 
+def _prefix() -> str:
+    """This deployment's Redis key prefix (see HUB_KEY_PREFIX)."""
+    return str(getattr(settings, "HUB_KEY_PREFIX", "hub"))
+
+
 def take(key: str, rate: Rate) -> None:
     """Spend one token or raise RateLimited(retry_after=seconds)."""
     wait = buckets().take(key, rate)
     if wait > 0:
         raise RateLimited("Too many requests; slow down.", retry_after=round(wait, 3))
+
+
+def peek(key: str, rate: Rate) -> None:
+    """Raise RateLimited if `take` would, without spending a token."""
+    wait = buckets().take(key, rate, cost=0)
+    if wait > 0:
+        raise RateLimited("Too many attempts; try again later.", retry_after=round(wait, 3))
