@@ -167,6 +167,7 @@ def message_edit(*, user: User, conversation_id: int, message_id: object, body: 
     """The author rewrites a message; both sides get `message.edited`."""
     body = _clean_body(body)
     message = _own_message(user, conversation_id, message_id)
+    take(f"chat.edit:{user.pk}", send_rate())  # limited like sends; refusals change nothing
     message.body = body
     message.edited_at = timezone.now()
     message.save(update_fields=["body", "edited_at"])

@@ -202,6 +202,13 @@ HUB_OUTGOING_QUEUE_FRAMES = int(env_float("HUB_OUTGOING_QUEUE_FRAMES", 1000))
 # worker, a shell), so it runs often; with Redis it only heals lost messages.
 HUB_TAIL_INTERVAL_SECONDS = env_float("HUB_TAIL_INTERVAL_SECONDS", 2.0 if REDIS_URL else 0.3)
 HUB_PRESENCE_TTL_SECONDS = env_float("HUB_PRESENCE_TTL_SECONDS", 60)
+# A user's presence.leave waits this long; a rejoin within it announces nothing.
+HUB_PRESENCE_LEAVE_GRACE_SECONDS = env_float("HUB_PRESENCE_LEAVE_GRACE_SECONDS", 2)
+# Each connection's budget: frames per second on average, at once, and refused in a row
+# before the connection is closed with 1008.
+HUB_OPERATIONS_PER_SECOND = env_float("HUB_OPERATIONS_PER_SECOND", 20)
+HUB_OPERATIONS_BURST = int(env_float("HUB_OPERATIONS_BURST", 150))
+HUB_OPERATIONS_REFUSED_BEFORE_CLOSE = int(env_float("HUB_OPERATIONS_REFUSED_BEFORE_CLOSE", 50))
 # Under daphne: when the server's full GC collections run (see docs/architecture.md).
 HUB_GC_OLDEST_INTERVAL_SECONDS = env_float("HUB_GC_OLDEST_INTERVAL_SECONDS", 60)
 HUB_GC_THAW_AFTER_CLOSED_CONNECTIONS = int(env_float("HUB_GC_THAW_AFTER_CLOSED_CONNECTIONS", 1000))

@@ -71,3 +71,23 @@ def deployment_id() -> str:
 def key_prefix() -> str:
     """This deployment's prefix for every Redis key and channel-layer name."""
     return _str_setting("KEY_PREFIX", "hub")
+
+
+def operations_per_second() -> float:
+    """A connection's budget: frames per second it may send, on average."""
+    return _float_setting("OPERATIONS_PER_SECOND", 20.0)
+
+
+def operations_burst() -> int:
+    """A connection's budget: frames it may send at once (subscribing to 100 topics fits)."""
+    return _int_setting("OPERATIONS_BURST", 150)
+
+
+def operations_refused_before_close() -> int:
+    """Refused frames in a row after which the connection is closed with 1008."""
+    return _int_setting("OPERATIONS_REFUSED_BEFORE_CLOSE", 50)
+
+
+def presence_leave_grace() -> float:
+    """Seconds a user's leave waits to be announced; a rejoin within it announces nothing."""
+    return _float_setting("PRESENCE_LEAVE_GRACE_SECONDS", 2.0)

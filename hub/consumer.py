@@ -13,6 +13,7 @@ from accounts.models import User
 from accounts.services import token_authenticate
 from conventions.errors import Forbidden, LimitExceeded, NotFound, ServiceError
 from hub import conf, protocol, topics
+from hub.budget import OperationBudget
 from hub.fanout import Fanout, Subscription
 from hub.protocol import Command, CommandError, FrameError
 from hub.selectors import replay_since
@@ -47,6 +48,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.presence_topics: set[str] | tuple[()] = ()
         self.authorized: set[str] | tuple[()] = ()
         self.auth_deadline: asyncio.TimerHandle | None = None
+        self.budget = OperationBudget()
         await self.accept()
         self.wire = wire_for(self.base_send, conf.outgoing_queue_limit(), self._fell_behind)
         self.fanout = Fanout.current()
@@ -119,10 +121,18 @@ class HubConsumer(AsyncWebsocketConsumer):
         try:
             command = protocol.parse_frame(text_data)
             ref = command.ref
+            wait = self.budget.spend()
+            if wait:
+                await self._over_budget(ref, wait)
+                return
             reply = await self.handle(command)
             if reply is not None:
                 self.push(reply)
         except FrameError as exc:
+            wait = self.budget.spend()
+            if wait:
+                await self._over_budget(None, wait)
+                return
             self.push(protocol.error_frame(str(exc)))
         except CommandError as exc:
             self.push(protocol.reply_error(exc.ref, exc.code, exc.message, **exc.extra))
@@ -132,6 +142,15 @@ class HubConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("Unexpected error handling a frame")
             self.push(protocol.reply_error(ref, "internal", "Something went wrong on our side."))
+
+    async def _over_budget(self, ref: protocol.Ref, wait: float) -> None:
+        """Refuse a frame over the connection's budget; close one that will not stop."""
+        if self.budget.exhausted:
+            logger.info("Closing %s: it kept sending over its budget", self.connection_id)
+            await self.close(code=protocol.CLOSE_POLICY_VIOLATION)
+            return
+        message = "Too many commands on this connection; slow down."
+        self.push(protocol.reply_error(ref, "rate_limited", message, retry_after=round(wait, 3)))
 
     async def handle(self, command: Command) -> str | None:
         """Run one command and return its encoded reply (None when it answered itself)."""
@@ -248,7 +267,8 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.presence_topics = set()
         self.presence_topics.add(topic)
         members = await self.fanout.presence.members(topic)
-        if first:
+        # Back within the grace after leaving: nobody was told of the leave, so no join.
+        if first and not self.fanout.presence_leave_cancel(topic, user.pk):
             await publish_ephemeral(
                 topic=topic, event_type="presence.join", data={"user_id": user.pk}
             )
@@ -272,9 +292,7 @@ class HubConsumer(AsyncWebsocketConsumer):
                 logger.warning("Could not record leaving %s", topic)
                 return
             if last:
-                await publish_ephemeral(
-                    topic=topic, event_type="presence.leave", data={"user_id": user.pk}
-                )
+                self.fanout.presence_leave_later(topic, user.pk)
 
     async def op_publish(self, command: Command) -> str:
         type_, data = command.body.get("type"), command.body.get("data")

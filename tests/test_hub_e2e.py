@@ -67,7 +67,8 @@ def test_events_cross_server_processes_from_requests_and_from_a_celery_worker(sh
 def test_a_client_that_stops_reading_is_closed_with_4008():
     token = make_token("slow@example.com")
     port = free_port()
-    env = server_env(HUB_OUTGOING_QUEUE_FRAMES="20")
+    # The talker sends 400 commands at once: a budget that allows them (tested elsewhere).
+    env = server_env(HUB_OUTGOING_QUEUE_FRAMES="20", HUB_OPERATIONS_BURST="1000")
     with running(server_command(port), env, wait_url=f"http://127.0.0.1:{port}/healthz"):
 
         async def scenario():
