@@ -18,11 +18,10 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from accounts.models import User
 from hub import conf, gc_schedule, selectors
 from hub.presence import MemoryPresence, RedisPresence
 from hub.registry import REGISTRY_BATCH_SECONDS, ConnectionBatch
-from hub.revocation import close_revoked
+from hub.revocation import Revocable, close_revoked
 from hub.services import EventMessage, publish_ephemeral, stored_event_frame, topic_get_or_create
 from hub.shutdown import stop_with_daphne
 from hub.topics import group_name
@@ -31,25 +30,15 @@ from hub.wire import Outgoing, Wire
 logger = logging.getLogger(__name__)
 
 
-class LocalConnection(Protocol):
-    """What the fan-out needs of one of this process's sockets (hub.consumer.HubConsumer)."""
-
-    @property
-    def connection_id(self) -> str: ...
-
-    @property
-    def user(self) -> User | None: ...
-
-    @property
-    def session_key(self) -> str | None: ...
+class LocalConnection(Revocable, Protocol):
+    """What the fan-out needs of one of this process's sockets (hub.consumer.HubConsumer):
+    what the revocation sweep needs, its wire and its presence topics."""
 
     @property
     def wire(self) -> Wire: ...
 
     @property
     def presence_topics(self) -> Collection[str]: ...
-
-    async def close(self, code: int | None = None) -> None: ...
 
 
 class Subscription:

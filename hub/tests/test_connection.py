@@ -26,6 +26,17 @@ def connect(headers=None) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, "/ws/v1/", headers=headers or [])
 
 
+@database_sync_to_async
+def login_session(user) -> str:
+    """A signed-in session, as Django's login makes it; returns its key."""
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return session.session_key
+
+
 async def send(comm, frame) -> dict:
     await comm.send_to(text_data=json.dumps(frame))
     return json.loads(await comm.receive_from(timeout=5))
@@ -110,16 +121,7 @@ async def test_authenticated_connection_outlives_the_deadline(monkeypatch):
 async def test_session_cookie_authenticates_without_auth_frame():
     user, _, _ = await make_user_and_token()
 
-    @database_sync_to_async
-    def login_session() -> str:
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.save()
-        return session.session_key
-
-    key = await login_session()
+    key = await login_session(user)
     comm = connect([(b"cookie", f"sessionid={key}".encode())])
     await comm.connect()
     reply = await send(comm, {"op": "subscribe", "topic": f"user:{user.pk}", "ref": 1})
@@ -245,17 +247,8 @@ async def test_a_cookie_socket_ends_when_its_session_does(settings):
 
     user, _, _ = await make_user_and_token()
 
-    @database_sync_to_async
-    def login_session() -> str:
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.save()
-        return session.session_key
-
     async def page() -> WebsocketCommunicator:
-        comm = connect([(b"cookie", f"sessionid={await login_session()}".encode())])
+        comm = connect([(b"cookie", f"sessionid={await login_session(user)}".encode())])
         await comm.connect()
         assert (await send(comm, {"op": "ping"}))["ok"]
         return comm
