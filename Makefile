@@ -42,6 +42,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit --quiet --recursive --severity-level medium \
+		--exclude '*/tests/*,*/migrations/*' config conventions accounts hub bookings chat payments web
 
 test: install lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \

@@ -138,8 +138,9 @@ def _one_more_unread(conversation_id: int, user_id: int) -> tuple[int, int]:
     """Count a new message for its recipient; returns their read marker and unread count."""
     table = Participant._meta.db_table
     with connection.cursor() as cursor:
+        # The table name is the model's own, never input; values go as parameters.
         cursor.execute(
-            f"UPDATE {table} SET unread_count = unread_count + 1"
+            f"UPDATE {table} SET unread_count = unread_count + 1"  # nosec B608
             " WHERE conversation_id = %s AND user_id = %s"
             " RETURNING last_read_message_id, unread_count",
             [conversation_id, user_id],

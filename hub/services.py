@@ -69,8 +69,9 @@ def _next_seq(name: str) -> tuple[int, int, str]:
     Returns the topic's id, the new seq and the topic's epoch.
     """
     table = Topic._meta.db_table
+    # The table name is the model's own, never input; values go as parameters.
     bump = (
-        f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s"
+        f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s"  # nosec B608
         " WHERE name = %s RETURNING id, last_seq, epoch"
     )
     with connection.cursor() as cursor:
@@ -78,7 +79,7 @@ def _next_seq(name: str) -> tuple[int, int, str]:
         row = cursor.fetchone()
         if row is None:  # first event of the topic: make its row, then bump it
             cursor.execute(
-                f"INSERT INTO {table} (name, last_seq, epoch, updated_at) VALUES (%s, 0, %s, %s)"
+                f"INSERT INTO {table} (name, last_seq, epoch, updated_at) VALUES (%s, 0, %s, %s)"  # nosec B608
                 " ON CONFLICT (name) DO NOTHING",
                 [name, new_epoch(), timezone.now()],
             )
