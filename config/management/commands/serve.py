@@ -17,9 +17,11 @@ STOP_GRACE_SECONDS = 15
 
 
 def server_command(host: str, port: int) -> list[str]:
+    # Behind a proxy, the client's address (rate limits) comes from X-Forwarded-For.
+    proxy = ["--proxy-headers"] if settings.BEHIND_PROXY else []
     return [
         sys.executable, "-m", "daphne",
-        "--bind", host, "--port", str(port),
+        "--bind", host, "--port", str(port), *proxy,
         # Let frames up to the protocol's 64 KiB limit through; the hub closes with 1009 above it.
         "--websocket-max-message-size", str(2**20),
         "--application-close-timeout", "10",
