@@ -8,6 +8,8 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 
 from accounts.models import User
 from accounts.services import token_authenticate
@@ -139,6 +141,11 @@ class HubConsumer(AsyncWebsocketConsumer):
         except ServiceError as exc:
             extra = {"retry_after": exc.retry_after} if hasattr(exc, "retry_after") else {}
             self.push(protocol.reply_error(ref, exc.socket_code, exc.message, **extra))
+        except (DatabaseOperationalError, DatabaseInterfaceError) as exc:
+            # The database is briefly away or busy: nothing was done, the client may retry.
+            logger.warning("Database unavailable handling a frame: %s", exc)
+            message = "The service is busy; try again in a moment."
+            self.push(protocol.reply_error(ref, "unavailable", message, retry_after=2))
         except Exception:
             logger.exception("Unexpected error handling a frame")
             self.push(protocol.reply_error(ref, "internal", "Something went wrong on our side."))

@@ -91,3 +91,26 @@ def test_an_unexpected_error_is_500_internal_with_nothing_leaked(rf):
             "details": None,
         }
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_socket_answers_unavailable_while_the_database_is_away(without_database):
+    import asyncio
+
+    import websockets
+
+    user = user_create(email="sock@example.com", password="correct-horse-battery-9", name="S")
+    token = token_create(user=user)[1]
+
+    async def scenario() -> list[dict]:
+        url = f"ws://127.0.0.1:{without_database}/ws/v1/"
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"op": "auth", "token": token, "ref": 1}))
+            auth = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            await ws.send(json.dumps({"op": "ping", "ref": 2}))  # still open
+            return [auth, json.loads(await asyncio.wait_for(ws.recv(), 10))]
+
+    auth, pong = asyncio.run(scenario())
+    assert (auth["ok"], auth["ref"], auth["error"]["code"]) == (False, 1, "unavailable")
+    assert auth["error"]["retry_after"] == 2
+    assert pong == {"op": "reply", "ok": True, "data": {}, "ref": 2}
