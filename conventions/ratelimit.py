@@ -8,6 +8,7 @@ calls on any process draw from the same bucket; in the embedded mode the one
 process keeps it in memory.
 """
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -102,11 +103,15 @@ def take(key: str, rate: Rate) -> None:
     """Spend one token or raise RateLimited(retry_after=seconds)."""
     wait = buckets().take(key, rate)
     if wait > 0:
-        raise RateLimited("Too many requests; slow down.", retry_after=round(wait, 3))
+        raise RateLimited(
+            "Too many requests; slow down.", retry_after=math.ceil(wait * 1000) / 1000
+        )
 
 
 def peek(key: str, rate: Rate) -> None:
     """Raise RateLimited if `take` would, without spending a token."""
     wait = buckets().take(key, rate, cost=0)
     if wait > 0:
-        raise RateLimited("Too many attempts; try again later.", retry_after=round(wait, 3))
+        raise RateLimited(
+            "Too many attempts; try again later.", retry_after=math.ceil(wait * 1000) / 1000
+        )

@@ -3,6 +3,7 @@
 import asyncio
 import inspect
 import logging
+import math
 import uuid
 from typing import Any
 
@@ -157,7 +158,11 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_POLICY_VIOLATION)
             return
         message = "Too many commands on this connection; slow down."
-        self.push(protocol.reply_error(ref, "rate_limited", message, retry_after=round(wait, 3)))
+        self.push(
+            protocol.reply_error(
+                ref, "rate_limited", message, retry_after=math.ceil(wait * 1000) / 1000
+            )
+        )
 
     async def handle(self, command: Command) -> str | None:
         """Run one command and return its encoded reply (None when it answered itself)."""
@@ -185,7 +190,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         if self.user is not None:
             if token is None:
                 return protocol.reply_ok(command.ref, self._auth_data())
-            user = await database_sync_to_async(token_authenticate)(token=token)
+            user = None
+            if isinstance(token, str):
+                user = await database_sync_to_async(token_authenticate)(token=token)
             if user is None or user.pk != self.user.pk:
                 raise CommandError(
                     "auth", command.ref, "bad_request", "This connection is already authenticated."

@@ -1,5 +1,6 @@
 """Frames of the live protocol v1: parsing what clients send, encoding what we send."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,11 +44,22 @@ def parse_frame(text: str) -> Command:
     if not isinstance(op, str) or not op:
         raise FrameError("The frame has no `op`.")
     ref = body.get("ref")
+    if isinstance(ref, float):
+        ref = _exact_ref(text, ref)
     if isinstance(ref, bool) or not isinstance(ref, str | int | None):
         raise CommandError(op, None, "bad_request", "`ref` must be a string or an integer.")
     if ref is not None and len(str(ref)) > MAX_REF_LENGTH:
         raise CommandError(op, None, "bad_request", "`ref` is longer than 64 characters.")
     return Command(op=op, ref=ref, body=body)
+
+
+def _exact_ref(text: str, ref: float) -> Ref | float:
+    """orjson reads integers past 64 bits as floats; the standard parser keeps them whole."""
+    try:
+        exact = json.loads(text).get("ref")
+    except (ValueError, RecursionError):
+        return ref
+    return exact if isinstance(exact, int) and not isinstance(exact, bool) else ref
 
 
 class CommandError(Exception):
@@ -59,7 +71,10 @@ class CommandError(Exception):
 
 
 def encode(frame: dict[str, Any]) -> str:
-    return orjson.dumps(frame).decode()
+    try:
+        return orjson.dumps(frame).decode()
+    except TypeError:  # an integer `ref` past 64 bits, echoed as the client sent it
+        return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
 def reply_ok(ref: Ref, data: dict[str, Any] | None = None) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from conventions.errors import BadRequest, NotFound
 
-TOPIC_NAME = re.compile(r"^([a-z][a-z_]{0,30}):([1-9][0-9]{0,17})$")
+TOPIC_NAME = re.compile(r"([a-z][a-z_]{0,30}):([1-9][0-9]{0,17})")
 
 # authorize(user, object_id) -> bool; runs in a worker thread and may use the ORM.
 Authorizer = Callable[[Any, int], bool]
@@ -45,7 +45,7 @@ def resolve(topic: Any) -> tuple[TopicFamily, int]:
     """Map a topic name to its family and object id, or refuse it."""
     if not isinstance(topic, str):
         raise BadRequest("`topic` must be a string like `user:42`.")
-    match = TOPIC_NAME.match(topic)
+    match = TOPIC_NAME.fullmatch(topic)  # the whole name: `$` would allow a final newline
     if match is None:
         raise BadRequest("A topic is `family:id` with a positive integer id.")
     family = _families.get(match.group(1))

@@ -8,8 +8,8 @@ close a socket: binary (1003), over 64 KiB (1009), a ping flood over the default
 (rate_limited, then 1008) that leaves the process's other sockets answering.
 
 Invalid UTF-8 cannot be sent as a text frame through WebsocketCommunicator (text_data is a
-str); the binary frame test covers bytes. Known deviations from the page are pinned at the
-end as strict xfails and kept out of the fuzz (see `_known_deviation`).
+str); the binary frame test covers bytes. Three deviations it once found are kept at the
+end as regression tests.
 """
 
 import itertools
@@ -129,15 +129,6 @@ commands = st.tuples(
 # --- the oracle: docs/protocol.md ----------------------------------------------------
 
 
-def _known_deviation(frame: dict) -> bool:
-    """Inputs on which the build is known to differ from the page (pinned as xfails)."""
-    token = frame.get("token")
-    if frame.get("op") == "auth" and token and not isinstance(token, str):
-        return True  # test_second_auth_with_a_truthy_non_string_token_is_bad_request
-    topic = frame.get("topic")
-    return isinstance(topic, str) and topic.endswith("\n")  # test_topic_with_trailing_newline
-
-
 def _topic_code(topic: Any, user_id: int, *, need_right: bool) -> str | None:
     if not isinstance(topic, str) or not TOPIC.fullmatch(topic):
         return "bad_request"
@@ -214,7 +205,6 @@ def _matches(answer: dict, expected: dict) -> bool:
 def expected_answer(value: Any, user_id: int, token: str) -> dict:
     if not isinstance(value, dict) or not isinstance(value.get("op"), str) or not value["op"]:
         return {"op": "error"}
-    assume(not _known_deviation(value))
     ref = value.get("ref")
     if isinstance(ref, bool) or not isinstance(ref, str | int | None) or len(str(ref)) > 64:
         return {"op": "reply", "code": "bad_request"}  # and no `ref`
@@ -352,9 +342,11 @@ async def test_a_frame_over_64_kib_closes_with_1009_and_exactly_64_kib_is_read(s
 
 
 async def test_a_ping_flood_is_refused_then_closed_while_other_sockets_keep_answering(
-    ws_user, connect, caplog
+    ws_user, connect, caplog, settings
 ):
-    """The default budget (150 at once, 20/s, closed after 50 refusals in a row)."""
+    """The default burst (150) and close (after 50 refusals in a row); the refill is made
+    negligible so the count does not depend on how fast this machine answers."""
+    settings.HUB_OPERATIONS_PER_SECOND = 0.001
     _, token = await ws_user()
     _, other_token = await ws_user()
     flooder, other = await connect(token), await connect(other_token)
@@ -369,12 +361,10 @@ async def test_a_ping_flood_is_refused_then_closed_while_other_sockets_keep_answ
         answers.append(json.loads(output["text"]))
     ok = [a for a in answers if a["ok"]]
     limited = [a for a in answers if not a["ok"]]
-    assert len(ok) >= 149  # the burst, less the auth
-    assert limited and all(a["error"]["code"] == "rate_limited" for a in limited)
-    # retry_after is rounded to milliseconds, so a token refilled but for a sliver reads 0.0.
+    assert len(ok) == 149  # the burst, less the auth
+    assert len(limited) == 50 and all(a["error"]["code"] == "rate_limited" for a in limited)
     waits = [a["error"]["retry_after"] for a in limited]
-    assert all(isinstance(w, int | float) and 0 <= w <= 0.05 for w in waits), waits
-    assert any(w > 0 for w in waits), waits
+    assert all(isinstance(w, int | float) and w > 0 for w in waits), waits
     assert [a["ref"] for a in answers] == list(range(len(answers)))  # in order, one each
     assert len(answers) < 500
     for _ in range(3):
@@ -402,12 +392,9 @@ async def test_the_log_check_sees_an_unexpected_error(sock, caplog):
         assert_no_errors(caplog)
 
 
-# --- known deviations from docs/protocol.md (strict: they fail once fixed) ------------
+# --- deviations the fuzzing found once, kept as regression tests ---------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a truthy non-string token reaches token_authenticate: `internal`"
-)
 @pytest.mark.parametrize("token", [5, 1.5, True, ["hub_x"], {"a": 1}])
 async def test_second_auth_with_a_truthy_non_string_token_is_bad_request(sock, caplog, token):
     answer = await exchange(
@@ -416,7 +403,6 @@ async def test_second_auth_with_a_truthy_non_string_token_is_bad_request(sock, c
     assert answer["error"]["code"] == "bad_request"
 
 
-@pytest.mark.xfail(strict=True, reason="TOPIC_NAME is matched with `$`, which allows a final \\n")
 @pytest.mark.parametrize("topic", ["user:1\n", "nofamily:1\n"])
 async def test_topic_with_trailing_newline_is_bad_request(sock, caplog, topic):
     frame = {"op": "unsubscribe", "ref": 1, "topic": topic}
@@ -424,7 +410,6 @@ async def test_topic_with_trailing_newline_is_bad_request(sock, caplog, topic):
     assert answer["ok"] is False and answer["error"]["code"] == "bad_request"
 
 
-@pytest.mark.xfail(strict=True, reason="orjson reads integers beyond 64 bits as floats")
 @pytest.mark.parametrize("ref", [2**64, -(2**63) - 1, 10**63])
 async def test_an_integer_ref_beyond_64_bits_is_echoed(sock, caplog, ref):
     answer = await exchange(sock, json.dumps({"op": "ping", "ref": ref}), None, caplog)
