@@ -4,6 +4,8 @@
 import base64
 import json
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -235,3 +237,24 @@ FORGED_CURSORS = [
     forge([["2026-01-01T00:00:00+00:00"], 1]),
     "A" * 5000,
 ]
+
+
+# --- live servers over HTTP ----------------------------------------------------------
+
+
+def http_json(
+    url: str, body: dict | None = None, token: str | None = None, timeout: float = 10
+) -> tuple[int, dict]:
+    """GET (or POST `body` as JSON) to a live server; the status and the JSON answer,
+    error answers included."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

@@ -122,15 +122,20 @@ def query_for(path: str, ctx) -> str:
     return ""
 
 
-@pytest.fixture
-def world(make_user):
-    users = {
+def callers(make_user) -> dict[str, User]:
+    """The owner-side pair (S, I), another student and instructor, and an admin."""
+    return {
         "S": make_user("student"),
         "I": make_user("instructor"),
         "S2": make_user("student"),
         "I2": make_user("instructor"),
         "A": User.objects.create_superuser(email="admin@example.com", password=PASSWORD, name="A"),
     }
+
+
+@pytest.fixture
+def world(make_user):
+    users = callers(make_user)
     assert users["A"].role == "admin"
     service = booking_services.service_create(
         instructor=users["I"], name="Piano", duration_minutes=60, price_cents=4500,
@@ -224,13 +229,7 @@ def test_every_endpoint_answers_every_kind_of_caller_as_it_should(api, world):
 
 @database_sync_to_async
 def socket_world(make_user):
-    users = {
-        "S": make_user("student"),
-        "I": make_user("instructor"),
-        "S2": make_user("student"),
-        "I2": make_user("instructor"),
-        "A": User.objects.create_superuser(email="admin@example.com", password=PASSWORD, name="A"),
-    }
+    users = callers(make_user)
     booking_services.instructor_profile_ensure(user=users["I"])
     mine, _ = conversation_open(user=users["S"], participant_id=users["I"].pk)
     theirs, _ = conversation_open(user=users["S2"], participant_id=users["I2"].pk)

@@ -1,13 +1,11 @@
 """The embedded mode under modest concurrency: SQLite's one write lock is never held
 through slow work, so a burst of sign-ups and writes all succeed, none with a 500."""
 
-import json
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.helpers import http_json
 from tests.live import child_env, daphne_command, free_port, manage, running
 
 EMBEDDED = {
@@ -17,19 +15,6 @@ EMBEDDED = {
 }  # fmt: skip
 PEOPLE = 100
 AT_ONCE = 8
-
-
-def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture
@@ -51,7 +36,7 @@ def embedded_server(tmp_path):
 
 def test_a_burst_of_registrations_then_service_creations_all_succeed(embedded_server):
     def register(n: int) -> tuple[int, dict]:
-        return post(
+        return http_json(
             f"{embedded_server}/api/v1/auth/register",
             {
                 "email": f"teacher{n}@example.com",
@@ -60,6 +45,7 @@ def test_a_burst_of_registrations_then_service_creations_all_succeed(embedded_se
                 "role": "instructor",
                 "timezone": "Europe/Berlin",
             },
+            timeout=60,  # hashing a password takes up to a second on a busy machine
         )
 
     with ThreadPoolExecutor(AT_ONCE) as pool:
@@ -67,7 +53,7 @@ def test_a_burst_of_registrations_then_service_creations_all_succeed(embedded_se
     assert [status for status, _ in registered] == [201] * PEOPLE, registered
 
     def create_service(answer: dict) -> tuple[int, dict]:
-        return post(
+        return http_json(
             f"{embedded_server}/api/v1/instructors/me/services",
             {
                 "name": "Guitar",
@@ -77,6 +63,7 @@ def test_a_burst_of_registrations_then_service_creations_all_succeed(embedded_se
                 "location_types": ["online"],
             },
             answer["token"],
+            timeout=60,
         )
 
     with ThreadPoolExecutor(AT_ONCE) as pool:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import websockets
 
+from tests.helpers import http_json
 from tests.live import child_env, free_port, manage, running
 
 EMBEDDED = {
@@ -22,22 +23,6 @@ EMBEDDED = {
     for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
                  "SECURE_SSL_REDIRECT")
 }  # fmt: skip
-
-
-def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, json.loads(response.read())
-
-
-def get(url: str, token: str) -> dict:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 async def websocket_auth_and_ping(url: str, token: str) -> list[dict]:
@@ -53,22 +38,20 @@ async def demo_people_book_and_chat(base: str, port: int) -> None:
     from hub.client import Event, HubClient
 
     def login(email: str) -> dict:
-        return post(f"{base}/api/v1/auth/token", {"email": email, "password": "lessons-demo-2026"})[
-            1
-        ]
+        credentials = {"email": email, "password": "lessons-demo-2026"}
+        return http_json(f"{base}/api/v1/auth/token", credentials)[1]
 
     student, teacher = login("student@example.com"), login("instructor@example.com")
     teacher_id = teacher["user"]["id"]
-    service_id = get(f"{base}/api/v1/instructors/{teacher_id}", student["token"])["services"][0][
-        "id"
-    ]
+    _, instructor = http_json(f"{base}/api/v1/instructors/{teacher_id}", token=student["token"])
+    service_id = instructor["services"][0]["id"]
     start, end = date.today() + timedelta(days=2), date.today() + timedelta(days=9)
-    slots = get(
+    slots = http_json(
         f"{base}/api/v1/instructors/{teacher_id}/slots?service_id={service_id}"
         f"&start={start}&end={end}&tz=UTC",
-        student["token"],
-    )["slots"]
-    status, conversation = post(
+        token=student["token"],
+    )[1]["slots"]
+    status, conversation = http_json(
         f"{base}/api/v1/conversations", {"participant_id": teacher_id}, student["token"]
     )
     assert status == 201
@@ -78,7 +61,7 @@ async def demo_people_book_and_chat(base: str, port: int) -> None:
         await other.subscribe(f"user:{teacher_id}")
         await other.subscribe(topic)
         status, booking = await asyncio.to_thread(
-            post,
+            http_json,
             f"{base}/api/v1/bookings",
             {"service_id": service_id, "start": slots[0]["start"], "location_type": "online"},
             student["token"],
@@ -120,7 +103,7 @@ def test_make_run_server_end_to_end(embedded_env):
                 "database": "ok",
                 "channel_layer": "ok",
             }
-        status, registered = post(
+        status, registered = http_json(
             f"{base}/api/v1/auth/register",
             {
                 "email": "newcomer@example.com",
@@ -131,12 +114,12 @@ def test_make_run_server_end_to_end(embedded_env):
             },
         )
         assert status == 201
-        status, login = post(
+        status, login = http_json(
             f"{base}/api/v1/auth/token",
             {"email": "newcomer@example.com", "password": "correct-horse-battery-9"},
         )
         assert status == 200
-        assert get(f"{base}/api/v1/me", login["token"]) == registered["user"]
+        assert http_json(f"{base}/api/v1/me", token=login["token"])[1] == registered["user"]
 
         auth, pong = asyncio.run(
             websocket_auth_and_ping(f"ws://127.0.0.1:{port}/ws/v1/", login["token"])

@@ -7,18 +7,8 @@ import urllib.request
 import pytest
 
 from accounts.services import token_create, user_create
+from tests.helpers import http_json
 from tests.live import child_env, daphne_command, database_url, free_port, running
-
-
-def get(url: str, token: str | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture
@@ -44,8 +34,8 @@ def test_healthz_and_readyz_when_all_is_up(client, db):
 @pytest.mark.django_db(transaction=True)
 def test_database_down(without_database):
     port = without_database
-    assert get(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
-    status, body = get(f"http://127.0.0.1:{port}/readyz")
+    assert http_json(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
+    status, body = http_json(f"http://127.0.0.1:{port}/readyz")
     assert status == 503
     assert body["checks"] == {"database": "down", "channel_layer": "ok"}
 
@@ -55,7 +45,7 @@ def test_redis_down(closed_port):
     port = free_port()
     env = child_env(DATABASE_URL=database_url(), REDIS_URL=f"redis://127.0.0.1:{closed_port}/0")
     with running(daphne_command(port), env, wait_url=f"http://127.0.0.1:{port}/healthz"):
-        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        status, body = http_json(f"http://127.0.0.1:{port}/readyz")
         assert status == 503
         assert body["checks"] == {"database": "ok", "channel_layer": "down"}
 

@@ -7,14 +7,12 @@ fast-path message still keep each server to its own events.
 """
 
 import asyncio
-import json
-import urllib.request
 
 import pytest
 
 from accounts.services import token_create, user_create
 from hub.client import Event, HubClient
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, http_json
 from tests.live import e2e_server_command, free_port, manage, running, server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,12 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def register(base: str, email: str) -> str:
     body = {"email": email, "password": PASSWORD, "name": "B", "role": "student",
             "timezone": "UTC"}  # fmt: skip
-    request = urllib.request.Request(
-        f"{base}/api/v1/auth/register", json.dumps(body).encode(),
-        {"Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())["token"]
+    status, answer = http_json(f"{base}/api/v1/auth/register", body)
+    assert status == 201, answer
+    return str(answer["token"])
 
 
 async def traffic(url_a: str, token_a: str, url_b: str, token_b: str) -> tuple[list, list]:
