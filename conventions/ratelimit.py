@@ -8,6 +8,7 @@ calls on any process draw from the same bucket; in the embedded mode the one
 process keeps it in memory.
 """
 
+import logging
 import math
 import threading
 import time
@@ -18,6 +19,8 @@ import redis
 from django.conf import settings
 
 from conventions.errors import RateLimited
+
+logger = logging.getLogger(__name__)
 
 TAKE = """
 local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -56,15 +59,29 @@ class Buckets(Protocol):
 
 
 class RedisBuckets:
+    """Buckets in Redis; while Redis is away, in this process's memory instead: a limit
+    kept per process for a while beats refusing every request (Redis is never required)."""
+
     def __init__(self, url: str):
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.script = self.client.register_script(TAKE)
+        self.fallback = MemoryBuckets()
+        self.degraded = False
 
     def take(self, key: str, rate: Rate, cost: int = 1) -> float:
-        allowed, wait = self.script(
-            keys=[f"{_prefix()}:rate:{key}"],
-            args=[rate.per_second, rate.burst, time.time(), cost],
-        )
+        try:
+            allowed, wait = self.script(
+                keys=[f"{_prefix()}:rate:{key}"],
+                args=[rate.per_second, rate.burst, time.time(), cost],
+            )
+        except redis.RedisError as exc:
+            if not self.degraded:
+                logger.warning("Rate limits kept in memory: Redis is unavailable (%s)", exc)
+                self.degraded = True
+            return self.fallback.take(key, rate, cost)
+        if self.degraded:
+            logger.warning("Rate limits back in Redis")
+            self.degraded = False
         return 0.0 if allowed else float(wait)
 
 

@@ -280,7 +280,8 @@ class HubConsumer(AsyncWebsocketConsumer):
         if not self.presence_topics:
             self.presence_topics = set()
         self.presence_topics.add(topic)
-        members = await self.fanout.presence.members(topic)
+        # Yourself included, even when presence could not be read (Redis away).
+        members = sorted({*await self.fanout.presence.members(topic), user.pk})
         # Back within the grace after leaving: nobody was told of the leave, so no join.
         if first and not self.fanout.presence_leave_cancel(topic, user.pk):
             await publish_ephemeral(

@@ -11,7 +11,7 @@ catches events whose fast-path message never came (no Redis, or an outage).
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from typing import Protocol
 
 from channels.db import database_sync_to_async
@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from hub import conf, gc_schedule, selectors
+from hub.periodic import OUTAGE_ERRORS, every
 from hub.presence import MemoryPresence, RedisPresence
 from hub.registry import REGISTRY_BATCH_SECONDS, ConnectionBatch
 from hub.revocation import Revocable, close_revoked
@@ -69,7 +70,7 @@ class Subscription:
 
 
 class TopicState:
-    __slots__ = ("epoch", "last_seq", "lock", "subscriptions", "topic_id")
+    __slots__ = ("epoch", "joined", "last_seq", "lock", "subscriptions", "topic_id")
 
     def __init__(self) -> None:
         self.subscriptions: set[Subscription] = set()
@@ -77,6 +78,8 @@ class TopicState:
         self.topic_id: int | None = None
         self.epoch: str | None = None
         self.lock = asyncio.Lock()
+        # False while the layer could not take our group membership (Redis away).
+        self.joined = False
 
 
 class Fanout:
@@ -115,24 +118,23 @@ class Fanout:
 
     async def start(self) -> None:
         async with self._started:
-            if self.channel is not None:
+            if self._tasks:
                 return
-            self.channel = await self.layer.new_channel("hub.process.")
+            try:
+                self.channel = await self.layer.new_channel("hub.process.")
+            except Exception as exc:  # Redis away: the receive loop makes it once it is back
+                logger.warning("No channel in the layer yet (%s); the log tail delivers", exc)
             self._tasks = [
                 asyncio.create_task(self._receive_loop(), name="hub-fanout-receive"),
                 asyncio.create_task(
-                    self._every(conf.tail_interval, self.catch_up, "Log tail"), name="hub-tail"
+                    every(conf.tail_interval, self.catch_up, "Log tail"), name="hub-tail"
                 ),
                 asyncio.create_task(
-                    self._every(
-                        lambda: conf.presence_ttl() / 3, self.renew_presence, "Presence renewal"
-                    ),
+                    every(lambda: conf.presence_ttl() / 3, self.renew_presence, "Presence renewal"),
                     name="hub-presence",
                 ),
                 asyncio.create_task(
-                    self._every(
-                        lambda: REGISTRY_BATCH_SECONDS, self.registry_batch.write, "Registry"
-                    ),
+                    every(lambda: REGISTRY_BATCH_SECONDS, self.registry_batch.write, "Registry"),
                     name="hub-registry",
                 ),
             ]
@@ -140,7 +142,7 @@ class Fanout:
                 gc_schedule.collect_oldest_on_schedule()
                 self._tasks.append(
                     asyncio.create_task(
-                        self._every(
+                        every(
                             conf.gc_oldest_interval,
                             gc_schedule.collect_oldest,
                             "Oldest-generation GC",
@@ -161,7 +163,7 @@ class Fanout:
         self.connections.add(connection)
         self.registry_batch.opened(connection.connection_id, user.pk)
         gc_schedule.note_growth()
-        if self.channel is None and self._starting is None:  # the registry batches need it
+        if not self._tasks and self._starting is None:  # the registry batches need it
             self._starting = asyncio.get_running_loop().create_task(self.start())
 
     def connection_closed(self, connection: LocalConnection) -> None:
@@ -183,14 +185,12 @@ class Fanout:
         if state is None:
             state = self.topics[topic] = TopicState()
             async with state.lock:
-                try:
-                    await self.layer.group_add(group_name(topic), self.channel)
-                except Exception:  # the log tail delivers until the layer is back
-                    logger.warning("Could not join %s in the channel layer", topic)
+                state.joined = await self._join(topic)
                 try:
                     row = await database_sync_to_async(topic_get_or_create)(name=topic)
                 except Exception:
                     del self.topics[topic]
+                    await self._leave_group(topic)
                     raise
                 state.topic_id, state.last_seq, state.epoch = row.pk, row.last_seq, row.epoch
         subscription = Subscription(connection)
@@ -205,20 +205,53 @@ class Fanout:
         state.subscriptions.discard(subscription)
         if not state.subscriptions:
             del self.topics[topic]
-            try:
-                await self.layer.group_discard(group_name(topic), self.channel)
-            except Exception:
-                logger.warning("Could not leave %s in the channel layer", topic)
+            await self._leave_group(topic)
+
+    async def _join(self, topic: str) -> bool:
+        """Join the topic's group; False if the layer is away (the log tail delivers)."""
+        if self.channel is None:
+            return False
+        try:
+            await self.layer.group_add(group_name(topic), self.channel)
+        except Exception as exc:
+            logger.warning("Could not join %s in the channel layer (%s); will retry", topic, exc)
+            return False
+        return True
+
+    async def _leave_group(self, topic: str) -> None:
+        try:
+            await self.layer.group_discard(group_name(topic), self.channel)
+        except Exception:
+            logger.warning("Could not leave %s in the channel layer", topic)
+
+    async def rejoin(self) -> None:
+        """Join the groups a layer outage kept us out of, so the fast path comes back.
+
+        (A group joined before the outage is re-subscribed by redis-py on reconnect;
+        one first joined during it was never subscribed at all.)
+        """
+        for topic, state in tuple(self.topics.items()):
+            if not state.joined and self.topics.get(topic) is state and self.channel:
+                try:
+                    await self.layer.group_add(group_name(topic), self.channel)
+                except Exception:
+                    return  # still away: try again on the next tick
+                state.joined = True
+                logger.info("Rejoined %s in the channel layer", topic)
 
     # --- delivery --------------------------------------------------------------
 
     async def _receive_loop(self) -> None:
         while True:
             try:
+                if self.channel is None:  # the layer was away when this process started
+                    self.channel = await self.layer.new_channel("hub.process.")
                 message = await self.layer.receive(self.channel)
                 await self.on_message(message)
             except asyncio.CancelledError:
                 raise
+            except OUTAGE_ERRORS:
+                await asyncio.sleep(0.5)  # start() or _join() logged it
             except Exception:
                 logger.exception("Fan-out receive failed; retrying")
                 await asyncio.sleep(0.5)
@@ -259,22 +292,9 @@ class Fanout:
         for event in events:
             self._deliver(state, event.seq, Outgoing(stored_event_frame(topic, event)))
 
-    @staticmethod
-    async def _every(
-        interval: Callable[[], float], job: Callable[[], Awaitable[None]], what: str
-    ) -> None:
-        """Run `job` every `interval()` seconds for the process's life, surviving failures."""
-        while True:
-            await asyncio.sleep(interval())
-            try:
-                await job()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("%s failed; retrying", what, exc_info=True)
-
     async def catch_up(self) -> None:
         """Deliver every committed event our topics have that the fast path did not bring."""
+        await self.rejoin()
         names = [name for name, state in self.topics.items() if state.last_seq is not None]
         if not names:
             return

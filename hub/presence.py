@@ -7,10 +7,12 @@ a sorted set per topic (score = expiry), shared by every server process; in the
 embedded mode the one process keeps them in memory.
 """
 
+import logging
 import time
 from collections import defaultdict
 from typing import cast
 
+from redis import RedisError
 from redis import asyncio as aioredis
 from redis.typing import EncodableT
 
@@ -54,6 +56,9 @@ return gone
 """
 
 
+logger = logging.getLogger(__name__)
+
+
 def _key(topic: str) -> str:
     return f"{conf.key_prefix()}:presence:{topic}"
 
@@ -67,26 +72,39 @@ class RedisPresence:
         self._sweep = self.redis.register_script(SWEEP)
 
     async def join(self, topic: str, user_id: int, connection_id: str) -> bool:
+        """Record the entry; with Redis away, a subscribe still succeeds (the next
+        renewal writes the entry) and no join is announced."""
         now = time.time()
         args: list[EncodableT] = [user_id, connection_id, now, now + self.ttl, int(self.ttl * 2000)]
-        return bool(await self._join(keys=[_key(topic)], args=args))
+        try:
+            return bool(await self._join(keys=[_key(topic)], args=args))
+        except RedisError as exc:
+            logger.warning("Presence unavailable joining %s: %s", topic, exc)
+            return False
 
     async def leave(self, topic: str, user_id: int, connection_id: str) -> bool:
         args: list[EncodableT] = [user_id, connection_id, time.time()]
         return bool(await self._leave(keys=[_key(topic)], args=args))
 
     async def members(self, topic: str) -> list[int]:
-        # Members only (no scores) and undecoded: the union redis-py declares is bytes here.
-        entries = cast(
-            list[bytes], await self.redis.zrangebyscore(_key(topic), time.time(), "+inf")
-        )
+        """Who is present; nobody known while Redis is away (a cache, never required)."""
+        try:
+            # Members only (no scores) and undecoded: the union redis-py declares is bytes.
+            entries = cast(
+                list[bytes], await self.redis.zrangebyscore(_key(topic), time.time(), "+inf")
+            )
+        except RedisError as exc:
+            logger.warning("Presence unavailable listing %s: %s", topic, exc)
+            return []
         return sorted({int(entry.split(b":", 1)[0]) for entry in entries})
 
     async def renew(self, entries: list[tuple[str, int, str]]) -> None:
+        """Renew this process's entries, writing again any that Redis lost (a restart
+        empties it, a join may have failed while it was away): the process holds the truth."""
         expiry = time.time() + self.ttl
         async with self.redis.pipeline(transaction=False) as pipe:
             for topic, user_id, connection_id in entries:
-                pipe.zadd(_key(topic), {f"{user_id}:{connection_id}": expiry}, xx=True)
+                pipe.zadd(_key(topic), {f"{user_id}:{connection_id}": expiry})
                 pipe.pexpire(_key(topic), int(self.ttl * 2000))
             await pipe.execute()
 

@@ -101,6 +101,7 @@ class ConnectionBatch:
         self._opened: dict[str, int] = {}
         self._closed: set[str] = set()
         self._heartbeat_due = True
+        self._failing = False
 
     def opened(self, connection_id: str, user_id: int) -> None:
         self._opened[connection_id] = user_id
@@ -123,14 +124,20 @@ class ConnectionBatch:
             await database_sync_to_async(connections_record)(
                 process_id=self.process_id, opened=opened, closed=closed, heartbeat=heartbeat
             )
-        except Exception:  # the database is away: keep the batch for the next round
-            logger.warning("Could not record %d connection changes; will retry", len(opened))
+        except Exception as exc:  # the database is away: keep the batch for the next round
+            if not self._failing:  # once per outage, not every second
+                logger.warning("Could not record connection changes (%s); will retry", exc)
+            self._failing = True
             opened.update(self._opened)
             closed |= self._closed
             never_written = closed & opened.keys()  # opened and closed again meanwhile
             self._opened = {c: u for c, u in opened.items() if c not in never_written}
             self._closed = closed - never_written
             self._heartbeat_due = True
+            return
+        if self._failing:
+            logger.warning("Connection changes recorded again")
+            self._failing = False
 
     async def forget(self) -> None:
         """On a clean shutdown, remove this process and its connections at once."""
