@@ -337,18 +337,24 @@ class Fanout:
                 topic=topic, event_type="presence.leave", data={"user_id": user_id}
             )
 
-    async def renew_presence(self) -> None:
-        """Renew presence and the registry heartbeat; sweep revoked tokens on the same beat."""
-        self.registry_batch.renew_heartbeat()
-        await close_revoked(self.connections)
-        entries = [
+    def _presence_entries(self) -> list[tuple[str, int, str]]:
+        return [
             (topic, connection.user.pk, connection.connection_id)
             for connection in self.connections
             if connection.user is not None  # always: only authenticated ones are counted
             for topic in connection.presence_topics
         ]
+
+    async def renew_presence(self) -> None:
+        """Renew presence and the registry heartbeat; sweep revoked tokens on the same beat."""
+        self.registry_batch.renew_heartbeat()
+        await close_revoked(self.connections)
+        entries = self._presence_entries()
         if entries:
-            await self.presence.renew(entries)
+            lost = await self.presence.renew(entries)
+            if lost:  # Redis lost them (a restart): write back those still held now
+                held = set(self._presence_entries())
+                await self.presence.restore([entry for entry in lost if entry in held])
         for topic in {topic for topic, _, _ in entries}:
             for user_id in await self.presence.sweep(topic):
                 await publish_ephemeral(

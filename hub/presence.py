@@ -98,9 +98,20 @@ class RedisPresence:
             return []
         return sorted({int(entry.split(b":", 1)[0]) for entry in entries})
 
-    async def renew(self, entries: list[tuple[str, int, str]]) -> None:
-        """Renew this process's entries, writing again any that Redis lost (a restart
-        empties it, a join may have failed while it was away): the process holds the truth."""
+    async def renew(self, entries: list[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
+        """Push back the expiry of entries that exist; return those Redis no longer has
+        (a restart empties it, a join may have failed while it was away)."""
+        expiry = time.time() + self.ttl
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for topic, user_id, connection_id in entries:
+                pipe.zadd(_key(topic), {f"{user_id}:{connection_id}": expiry}, xx=True, ch=True)
+                pipe.pexpire(_key(topic), int(self.ttl * 2000))
+            results = await pipe.execute()
+        return [entry for entry, changed in zip(entries, results[::2], strict=True) if not changed]
+
+    async def restore(self, entries: list[tuple[str, int, str]]) -> None:
+        """Write again entries Redis lost. The caller passes only those its connections
+        still hold, so a leave that raced the renewal is not undone."""
         expiry = time.time() + self.ttl
         async with self.redis.pipeline(transaction=False) as pipe:
             for topic, user_id, connection_id in entries:
@@ -140,11 +151,17 @@ class MemoryPresence:
     async def members(self, topic: str) -> list[int]:
         return sorted(self._users(topic, time.time()))
 
-    async def renew(self, entries: list[tuple[str, int, str]]) -> None:
+    async def renew(self, entries: list[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
         expiry = time.time() + self.ttl
         for topic, user_id, connection_id in entries:
             if (user_id, connection_id) in self.entries[topic]:
                 self.entries[topic][(user_id, connection_id)] = expiry
+        return []  # this process's memory loses nothing
+
+    async def restore(self, entries: list[tuple[str, int, str]]) -> None:
+        expiry = time.time() + self.ttl
+        for topic, user_id, connection_id in entries:
+            self.entries[topic][(user_id, connection_id)] = expiry
 
     async def sweep(self, topic: str) -> list[int]:
         now = time.time()

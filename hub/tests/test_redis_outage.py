@@ -77,8 +77,12 @@ async def test_presence_renewal_writes_back_what_a_redis_restart_lost(tmp_path):
         server.kill()
         server.start()
         assert await presence.members("room:1") == []
-        await presence.renew([("room:1", 5, "c1")])
+        lost = await presence.renew([("room:1", 5, "c1")])
+        assert lost == [("room:1", 5, "c1")]
+        assert await presence.members("room:1") == []  # a renewal alone re-adds nothing
+        await presence.restore(lost)
         assert await presence.members("room:1") == [5]
+        assert await presence.renew([("room:1", 5, "c1")]) == []
     finally:
         await presence.close()
         server.kill()
