@@ -7,7 +7,8 @@ any SMTP client: a message whose sender vanished mid-conversation was never acce
 
 import socketserver
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
@@ -17,6 +18,7 @@ class Received:
     to: tuple[str, ...]
     subject: str
     body: str
+    at: float = field(default_factory=time.monotonic)  # when it was accepted
 
 
 class _Session(socketserver.StreamRequestHandler):
