@@ -11,6 +11,7 @@ from accounts.services import token_create, user_create
 from config.celery import app as celery_app
 from conventions import ratelimit
 from tests.helpers import PASSWORD, ApiClient, Client
+from tests.smtp import SmtpServer
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's own ordering
@@ -97,6 +98,15 @@ async def connect():
     for client in opened:
         with contextlib.suppress(Exception):
             await client.close()
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server (tests.smtp) that this process's e-mail goes to during the test."""
+    with SmtpServer() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        yield server
 
 
 @pytest.fixture(scope="session")

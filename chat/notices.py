@@ -1,25 +1,23 @@
 """E-mail about messages left unread while their recipient is connected nowhere."""
 
-import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
 from chat.models import Message, Participant
+from conventions.mail import email_enqueue
 from hub.registry import users_connected
-
-logger = logging.getLogger(__name__)
 
 # Older unread messages are not worth a notice any more (and bound the scan).
 LOOKBACK = timedelta(days=2)
 SHOWN = 10
 
 
-def _summary(participant: Participant, unread: list[Message]) -> EmailMessage:
+def _enqueue(participant: Participant, unread: list[Message]) -> None:
+    """Queue the notice, keyed by the participant and the last message it covers."""
     user = participant.user
     zone = ZoneInfo(user.timezone)
     other = unread[0].sender
@@ -30,11 +28,11 @@ def _summary(participant: Participant, unread: list[Message]) -> EmailMessage:
     if more > 0:
         lines.insert(0, f"(and {more} earlier)")
     count = f"{len(unread)} unread message{'s' if len(unread) > 1 else ''}"
-    return EmailMessage(
+    email_enqueue(
+        key=f"offline-notice-{participant.pk}-{unread[-1].pk}",
+        to=user.email,
         subject=f"{count} from {other.name}",
         body=f"Hello {user.name},\n\n{other.name} wrote to you:\n\n" + "\n".join(lines) + "\n",
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
     )
 
 
@@ -42,8 +40,9 @@ def offline_notices_send(*, now: datetime | None = None) -> int:
     """One e-mail per person and conversation for messages unread past the delay.
 
     Skipped while the person has an open connection anywhere (the next run looks
-    again). `last_notified_message_id` moves first, in a short transaction with the
-    row locked, so no message is ever in two notices; a failed send moves it back.
+    again). `last_notified_message_id` moves and the notice is queued in the outbox in
+    one short transaction with the row locked, so no message is ever in two notices
+    and none is lost; the outbox sends (and retries) it after the commit.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.CHAT_OFFLINE_NOTICE_MINUTES)
@@ -60,7 +59,7 @@ def offline_notices_send(*, now: datetime | None = None) -> int:
         )
     )
     online = users_connected({user_id for _, user_id in candidates})
-    sent = 0
+    queued = 0
     for participant_id, user_id in candidates:
         if user_id in online:
             continue
@@ -87,18 +86,9 @@ def offline_notices_send(*, now: datetime | None = None) -> int:
             )
             if not unread:
                 continue
-            previous = participant.last_notified_message_id
             Participant.objects.filter(pk=participant.pk).update(
                 last_notified_message_id=unread[-1].pk
             )
-        # Sent after the claim commits: no lock is held through SMTP.
-        try:
-            _summary(participant, unread).send()
-        except Exception:
-            logger.exception("Could not send an offline notice to user %s", user_id)
-            Participant.objects.filter(
-                pk=participant.pk, last_notified_message_id=unread[-1].pk
-            ).update(last_notified_message_id=previous)  # the next run tries again
-            continue
-        sent += 1
-    return sent
+            _enqueue(participant, unread)
+        queued += 1
+    return queued

@@ -219,7 +219,8 @@ HUB_GC_AFTER_NEW_CONNECTIONS = int(env_float("HUB_GC_AFTER_NEW_CONNECTIONS", 200
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
-        "visibility_timeout": 3600,
+        # An unacknowledged task (its worker died) is handed out again after this long.
+        "visibility_timeout": env_float("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600),
         # Queues and their bookkeeping carry the deployment's prefix too: a worker never
         # takes a task another deployment (or test run) on this Redis server queued.
         "global_keyprefix": f"{HUB_KEY_PREFIX}-celery:",
@@ -260,6 +261,8 @@ CELERY_BEAT_SCHEDULE = {
         ("bookings.reminders_send", 300),
         ("bookings.booking_payments_settle", 900),
         ("chat.offline_notices_send", 60),
+        ("conventions.emails_send", 30),
+        ("conventions.emails_prune", 3600),
     )
 }
 
@@ -304,6 +307,14 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "hub@localhost")
+# A silent SMTP server fails the attempt after this long instead of holding the worker.
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT_SECONDS", 30)
+# The outbox (conventions.mail): a run holds each e-mail it sends this long, at least
+# Celery's hard time limit, so the e-mail of a run still alive is never taken over.
+EMAIL_SEND_LEASE_SECONDS = env_float("EMAIL_SEND_LEASE_SECONDS", 120)
+# Tries per e-mail before it is given up (kept, with its last error, for operators).
+EMAIL_SEND_MAX_ATTEMPTS = int(env_float("EMAIL_SEND_MAX_ATTEMPTS", 8))
+EMAIL_SENT_RETENTION_DAYS = env_float("EMAIL_SENT_RETENTION_DAYS", 7)
 
 # --- Payments ------------------------------------------------------------------
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")

@@ -7,11 +7,15 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db import connections
+from django.db.models import F
 from django.utils import timezone
 
 from bookings import services, tasks
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import is_free_slot
+from conventions import tasks as mail_tasks
+from conventions.mail import emails_send
+from conventions.models import OutgoingEmail
 from tests.helpers import events_on, last_seq, next_free_start, on_worker, place_booking
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,6 +65,9 @@ def test_reminders_go_out_once_per_lesson_and_kind(worker, service, student, set
 
     assert on_worker(tasks.reminders_send) == 2
     assert on_worker(tasks.reminders_send) == 0
+    assert mail.outbox == []  # queued in the outbox, sent by its own job
+    assert on_worker(mail_tasks.emails_send) == 4
+    assert on_worker(mail_tasks.emails_send) == 0
     # Two bookings, one mail each to student and instructor.
     assert len(mail.outbox) == 4
     assert sorted({m.to[0] for m in mail.outbox}) == sorted(
@@ -90,6 +97,7 @@ def test_two_reminder_runs_at_the_same_time_send_each_once(service, student, set
     with ThreadPoolExecutor(max_workers=2) as pool:
         counts = list(pool.map(lambda _: run(), range(2)))
     assert sum(counts) == 5
+    assert emails_send() == 10
     assert len(mail.outbox) == 10
 
 
@@ -102,6 +110,17 @@ def test_a_reschedule_rearms_the_reminders(service, student, settings):
     )
     booking.refresh_from_db()
     assert booking.reminder_24h_sent_at is None
+
+
+def test_a_rescheduled_lesson_is_reminded_again(service, student):
+    booking = place_booking(service, student, timezone.now() + timedelta(hours=20))
+    assert services.reminders_send() == 1
+    # Moved two hours later, its reminders re-armed as booking_reschedule does.
+    moved = {f: F(f) + timedelta(hours=2) for f in ("start", "end", "hold_start", "hold_end")}
+    Booking.objects.filter(pk=booking.pk).update(**moved, reminder_24h_sent_at=None)
+    assert services.reminders_send() == 1
+    assert OutgoingEmail.objects.count() == 4  # the new start makes new keys
+    assert emails_send() == 4
 
 
 def test_settlement_sweep_retries_what_was_left(worker, service, student):

@@ -13,6 +13,8 @@ from chat import tasks
 from chat.models import Message
 from chat.notices import offline_notices_send
 from chat.services import message_delete, message_send, read_mark
+from conventions import tasks as mail_tasks
+from conventions.mail import emails_send
 from hub.registry import connections_record
 from tests.helpers import on_worker
 
@@ -39,6 +41,8 @@ def test_one_notice_for_unread_messages_and_never_twice(worker, student, instruc
 
     assert on_worker(tasks.offline_notices_send) == 1
     assert on_worker(tasks.offline_notices_send) == 0
+    assert mail.outbox == []  # queued in the outbox, sent by its own job
+    assert on_worker(mail_tasks.emails_send) == 1
     (notice,) = mail.outbox
     assert notice.to == [instructor.email]
     assert notice.subject == f"2 unread messages from {student.name}"
@@ -47,6 +51,7 @@ def test_one_notice_for_unread_messages_and_never_twice(worker, student, instruc
     # Later, only what is new (the third message, now old enough) is in the next notice.
     Message.objects.filter(body="just now").update(created_at=timezone.now() - timedelta(minutes=6))
     assert on_worker(tasks.offline_notices_send) == 1
+    assert on_worker(mail_tasks.emails_send) == 1
     assert "just now" in mail.outbox[1].body and "Monday" not in mail.outbox[1].body
 
 
@@ -65,6 +70,7 @@ def test_no_notice_for_read_or_deleted_messages(worker, student, instructor, con
     message_delete(user=student, conversation_id=conversation.pk, message_id=gone.pk)
     say(instructor, conversation, "my own words")  # the student's unread, not the writer's
     assert on_worker(tasks.offline_notices_send) == 1
+    assert on_worker(mail_tasks.emails_send) == 1
     (notice,) = mail.outbox
     assert notice.to == [student.email] and "my own words" in notice.body
 
@@ -82,4 +88,5 @@ def test_two_runs_at_once_send_one_notice(student, conversation):
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         assert sorted(pool.map(lambda _: run(), range(2))) == [0, 1]
+    assert emails_send() == 1
     assert len(mail.outbox) == 1
