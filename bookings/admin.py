@@ -64,8 +64,8 @@ class AvailabilityOverrideAdmin(admin.ModelAdmin):
 
 @admin.register(Booking)
 class BookingAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "start", "student", "instructor", "service", "payment_status")
-    list_filter = ("status", "payment_status", "location_type")
+    list_display = ("id", "status", "start", "student", "instructor", "service", "payment")
+    list_filter = ("status", "payment__status", "location_type")
     search_fields = ("student__email", "instructor__user__email")
     date_hierarchy = "start"
     list_select_related = ("student", "instructor__user", "service")

@@ -134,6 +134,7 @@ def booking_create(
         location_type=payload.location_type.value,
         note=payload.note,
         idempotency_key=idempotency_key,
+        payment_method=payload.payment_method or "",
     )
     return Status(201 if created else 200, booking_data(booking, viewer_id=request.auth.pk))
 

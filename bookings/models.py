@@ -169,9 +169,10 @@ class Booking(models.Model):
     note = models.TextField(blank=True, default="")
     price_cents = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
-    payment_status = models.CharField(max_length=20, default="none")
-    payment_reference = models.CharField(max_length=255, blank=True, default="")
-    payment_client_secret = models.CharField(max_length=255, blank=True, default="")
+    # Its money, made with it and owned by payments (reference `booking-<id>`).
+    payment = models.OneToOneField(
+        "payments.Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -120,6 +120,10 @@ class BookingCreateIn(Schema):
     start: BoundedMoment
     location_type: LocationType
     note: str = Field(default="", max_length=2000)
+    # A Stripe PaymentMethod id the browser made with Stripe.js: confirmed at once.
+    payment_method: str | None = Field(
+        default=None, min_length=3, max_length=255, pattern=r"^pm_[A-Za-z0-9_]+$"
+    )
 
 
 class CancelIn(Schema):
@@ -143,7 +147,12 @@ class BookedServiceOut(Schema):
 
 class PaymentOut(Schema):
     status: str
-    client_secret: str | None = None
+    client_secret: str | None = None  # the student's only: for Stripe.js to finish paying
+    amount_cents: int | None = None
+    credit_cents: int | None = None  # of the price, covered by platform credit
+    captured_cents: int | None = None
+    refunded_cents: int | None = None
+    pay_by: str | None = None  # after a refused saved card: pay by then or the booking expires
 
 
 class BookingOut(Schema):

@@ -6,13 +6,10 @@ with them, and the services guard their compare-and-swap with the same ones.
 """
 
 import bisect
-import functools
-import operator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -34,7 +31,6 @@ from conventions.pagination import (
 )
 from conventions.times import iso_z
 from conventions.timezones import is_valid_timezone
-from payments.backends import PaymentStatus
 
 MAX_SLOT_RANGE_DAYS = 366
 
@@ -321,61 +317,3 @@ def booking_list(
         last = page[limit - 1]
         next_cursor = moment_cursor_encode(last.start, last.pk)
     return page[:limit], next_cursor
-
-
-def payment_hold_lapsed(*, now: datetime) -> Q:
-    """Still unpaid `BOOKINGS_PAYMENT_HOLD_MINUTES` after it was made: the time goes back."""
-    cutoff = now - timedelta(minutes=settings.BOOKINGS_PAYMENT_HOLD_MINUTES)
-    return Q(status=BookingStatus.PENDING_PAYMENT, created_at__lte=cutoff)
-
-
-def lesson_ended(*, now: datetime) -> Q:
-    """A confirmed lesson is over once its own end time has passed."""
-    return Q(status=BookingStatus.CONFIRMED, end__lte=now)
-
-
-# What happens to the money once a booking reaches a final state.
-SETTLEMENT: dict[str, dict[str, str]] = {
-    BookingStatus.CANCELLED: {
-        PaymentStatus.AUTHORIZED: "release",
-        PaymentStatus.CAPTURED: "refund",
-    },
-    BookingStatus.EXPIRED: {PaymentStatus.AUTHORIZED: "release"},
-    BookingStatus.COMPLETED: {PaymentStatus.AUTHORIZED: "capture"},
-    BookingStatus.NO_SHOW: {PaymentStatus.AUTHORIZED: "capture"},
-}
-
-
-def settlement_action(booking: Booking) -> str | None:
-    """`capture`, `release` or `refund` when the booking's state calls for one not yet done."""
-    if not booking.payment_reference:
-        return None
-    return SETTLEMENT.get(booking.status, {}).get(booking.payment_status)
-
-
-def payment_unsettled() -> Q:
-    """`settlement_action` as a filter: the rows for which it is not None."""
-    calls_for_one = functools.reduce(
-        operator.or_,
-        (
-            Q(status=status, payment_status__in=list(by_payment))
-            for status, by_payment in SETTLEMENT.items()
-        ),
-    )
-    return calls_for_one & ~Q(payment_reference="")
-
-
-def _ids(rule: Q) -> list[int]:
-    return list(Booking.objects.filter(rule).order_by("pk").values_list("pk", flat=True))
-
-
-def booking_ids_to_expire(*, now: datetime | None = None) -> list[int]:
-    return _ids(payment_hold_lapsed(now=now or timezone.now()))
-
-
-def booking_ids_to_complete(*, now: datetime | None = None) -> list[int]:
-    return _ids(lesson_ended(now=now or timezone.now()))
-
-
-def booking_ids_to_settle() -> list[int]:
-    return _ids(payment_unsettled())

@@ -62,8 +62,7 @@ def slot_data(*, start: datetime, end: datetime) -> dict:
 
 def booking_data(booking: Booking, *, viewer_id: int) -> dict:
     """The booking as `viewer_id` sees it: only the student gets the payment's client secret."""
-    secret = booking.payment_client_secret if viewer_id == booking.student_id else ""
-    payment = {"status": booking.payment_status, "client_secret": secret or None}
+    payment = payment_shape(booking, viewer_id=viewer_id)
     instructor = booking.instructor.user
     return {
         "id": booking.pk,
@@ -86,6 +85,23 @@ def booking_data(booking: Booking, *, viewer_id: int) -> dict:
         "cancel_reason": booking.cancel_reason,
         "created_at": iso_z(booking.created_at),
         "updated_at": iso_z(booking.updated_at),
+    }
+
+
+def payment_shape(booking: Booking, *, viewer_id: int) -> dict:
+    """The booking's `payment` object: where its money stands, and what is left to do."""
+    paid = booking.payment
+    if paid is None:
+        return {"status": "requires_payment", "client_secret": None}
+    secret = paid.client_secret if viewer_id == booking.student_id else ""
+    return {
+        "status": paid.status,
+        "client_secret": secret or None,
+        "amount_cents": paid.amount_cents,
+        "credit_cents": paid.credit_cents,
+        "captured_cents": paid.captured_cents,
+        "refunded_cents": paid.refunded_cents,
+        "pay_by": iso_z(paid.pay_by) if paid.pay_by else None,
     }
 
 

@@ -23,6 +23,7 @@ from config.asgi import application
 from config.celery import app as celery_app
 from hub import services as hub_services
 from hub.models import Event
+from payments.models import Payment
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -128,10 +129,22 @@ def last_seq(topic: str) -> int:
 # --- bookings ------------------------------------------------------------------------
 
 
-def place_booking(service, student, start, status=BookingStatus.CONFIRMED, **fields) -> Booking:
-    """A booking row at any time, past ones included: test data, not a service call."""
+def place_booking(
+    service,
+    student,
+    start,
+    status=BookingStatus.CONFIRMED,
+    payment_status: str | None = None,
+    payment_reference: str = "",
+    **fields,
+) -> Booking:
+    """A booking row at any time, past ones included: test data, not a service call.
+
+    With `payment_status`, it gets a payment in that state (`payment_reference` as the
+    provider's intent id); without, none, as a booking whose money nobody handles.
+    """
     end = start + timedelta(minutes=service.duration_minutes)
-    return Booking.objects.create(
+    booking = Booking.objects.create(
         student=student,
         instructor_id=service.instructor_id,
         service=service,
@@ -145,6 +158,22 @@ def place_booking(service, student, start, status=BookingStatus.CONFIRMED, **fie
         currency=service.currency,
         **fields,
     )
+    if payment_status is not None:
+        taken = payment_status in ("captured", "partially_refunded", "refunded")
+        booking.payment = Payment.objects.create(
+            reference=f"booking-{booking.pk}",
+            payer=student,
+            payee_id=service.instructor_id,
+            amount_cents=service.price_cents,
+            currency=service.currency,
+            status=payment_status,
+            provider="dev",
+            intent_id=payment_reference,
+            captured_cents=service.price_cents if taken else 0,
+            refunded_cents=service.price_cents if payment_status == "refunded" else 0,
+        )
+        booking.save(update_fields=["payment"])
+    return booking
 
 
 def next_free_start(service, *, days_ahead: int = 1):

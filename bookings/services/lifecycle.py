@@ -15,15 +15,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role, User
+from bookings.due import lesson_ended, payment_hold_lapsed
 from bookings.events import availability_changed, booking_event, payment_event
 from bookings.models import HOLDING_STATUSES, Booking, BookingStatus, InstructorProfile, Service
-from bookings.selectors import (
-    booking_get,
-    lesson_ended,
-    not_a_free_slot,
-    payment_hold_lapsed,
-    require_free_slot,
-)
+from bookings.selectors import booking_get, not_a_free_slot, require_free_slot
 from bookings.services.transitions import (
     booking_reload,
     booking_swap,
@@ -32,7 +27,8 @@ from bookings.services.transitions import (
 )
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from conventions.text import text_clean
-from payments.backends import PaymentError, PaymentStatus, payment_backend
+from payments.models import CreditReason, PaymentState
+from payments.services import credit_grant, payment_authorise, payment_open, payment_reschedule
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +87,10 @@ def booking_create(
     location_type: str,
     note: str = "",
     idempotency_key: str = "",
+    payment_method: str = "",
 ) -> tuple[Booking, bool]:
-    """Hold a free slot for a student, then authorise the payment.
+    """Hold a free slot for a student, then authorise the payment (with `payment_method`,
+    a card the browser collected, confirmed at once).
 
     Returns the booking and whether it is new: a repeated `idempotency_key`
     returns the first booking made with it.
@@ -134,8 +132,24 @@ def booking_create(
                 currency=service.currency,
                 idempotency_key=idempotency_key,
             )
+            payment = payment_open(
+                reference=f"booking-{booking.pk}",
+                payer_id=student.pk,
+                payee_id=service.instructor_id,
+                amount_cents=service.price_cents,
+                currency=service.currency,
+                description=f"{service.name} on {start:%Y-%m-%d %H:%M} UTC",
+                capture_after=start,
+            )
+            paid = payment.status == PaymentState.AUTHORIZED  # by credit alone
+            Booking.objects.filter(pk=booking.pk).update(
+                payment=payment, **({"status": BookingStatus.CONFIRMED} if paid else {})
+            )
             booking = booking_reload(booking.pk)
             booking_event(booking, "booking.created")
+            if paid:
+                booking_event(booking, "booking.confirmed")
+                payment_event(booking, "payment.authorized")
             held_time_changed(booking, "booked")
     except IntegrityError:
         # Another request won: the overlap constraint, or the same Idempotency-Key.
@@ -143,55 +157,16 @@ def booking_create(
         if earlier is not None:
             return _same_request(earlier, service_id, start), False
         raise not_a_free_slot() from None
-    return booking_payment_authorise(booking_id=booking.pk), True
+    return booking_payment_authorise(booking_id=booking.pk, payment_method=payment_method), True
 
 
-def booking_payment_authorise(*, booking_id: int) -> Booking:
-    """Ask the payment backend to reserve the price; confirm at once if it did."""
+def booking_payment_authorise(*, booking_id: int, payment_method: str = "") -> Booking:
+    """Ask payments to reserve the price; its outcome confirms or cancels the booking
+    (`booking_payment_changed`), whatever state the booking is in by then."""
     booking = booking_reload(booking_id)
-    if booking.status != BookingStatus.PENDING_PAYMENT:
-        return booking
-    try:
-        result = payment_backend().authorise(
-            amount_cents=booking.price_cents,
-            currency=booking.currency,
-            reference=f"booking-{booking.pk}",
-            description=f"{booking.service.name} on {booking.start:%Y-%m-%d %H:%M} UTC",
-        )
-    except PaymentError as error:
-        logger.warning("Payment authorisation failed for booking %s: %s", booking.pk, error)
-        return _payment_failed(booking)
-    with transaction.atomic():
-        fields = {
-            "payment_status": result.status,
-            "payment_reference": result.reference,
-            "payment_client_secret": result.client_secret or "",
-        }
-        if result.status == PaymentStatus.AUTHORIZED:
-            if booking_swap(booking.pk, when=PENDING, **fields, status=BookingStatus.CONFIRMED):
-                booking = booking_reload(booking.pk)
-                booking_event(booking, "booking.confirmed")
-                payment_event(booking, "payment.authorized")
-        else:
-            booking_swap(booking.pk, when=PENDING, **fields)
-    return booking_reload(booking.pk)
-
-
-def _payment_failed(booking: Booking) -> Booking:
-    with transaction.atomic():
-        if booking_swap(
-            booking.pk,
-            when=PENDING,
-            status=BookingStatus.CANCELLED,
-            payment_status=PaymentStatus.FAILED,
-            cancel_reason="payment_failed",
-            cancelled_at=timezone.now(),
-        ):
-            booking = booking_reload(booking.pk)
-            payment_event(booking, "payment.failed")
-            booking_event(booking, "booking.cancelled")
-            held_time_changed(booking, "payment_failed")
-    return booking_reload(booking.pk)
+    if booking.status == BookingStatus.PENDING_PAYMENT and booking.payment_id is not None:
+        payment_authorise(payment_id=booking.payment_id, payment_method=payment_method)
+    return booking_reload(booking_id)
 
 
 def booking_cancel(*, user: User, booking_id: int, reason: str) -> Booking:
@@ -227,7 +202,25 @@ def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
         if current.status in HOLDING_STATUSES:
             raise Conflict("The lesson has already started.")
         raise Conflict(f"A {current.status} booking cannot be cancelled.")
+    _credit_for_late_instructor_cancellation(booking, by=by)
     return booking
+
+
+def _credit_for_late_instructor_cancellation(booking: Booking, *, by: User) -> None:
+    """An instructor who cancels within the free-cancellation time owes the student credit."""
+    amount = settings.BOOKINGS_INSTRUCTOR_LATE_CANCELLATION_CREDIT_CENTS
+    late = booking.start - timezone.now() < timedelta(
+        hours=settings.BOOKINGS_FREE_CANCELLATION_HOURS
+    )
+    if by.pk == booking.instructor_id and late and amount > 0:
+        credit_grant(
+            user_id=booking.student_id,
+            currency=booking.currency,
+            amount_cents=amount,
+            reason=CreditReason.INSTRUCTOR_CANCELLED,
+            reference=f"booking-{booking.pk}",
+            actor=by,
+        )
 
 
 def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booking:
@@ -262,6 +255,8 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
         if not moved:
             raise Conflict("The booking changed meanwhile; try again.")
         booking = booking_reload(booking.pk)
+        if booking.payment_id is not None:
+            payment_reschedule(payment_id=booking.payment_id, capture_after=booking.start)
         booking_event(booking, "booking.rescheduled")
         availability_changed(
             instructor_id=booking.instructor_id, start=old_start, end=old_end, reason="rescheduled"

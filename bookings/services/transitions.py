@@ -1,22 +1,40 @@
-"""How a booking moves: compare-and-swap on its row, the money its new state calls
-for, and the events that announce both, built from the final row."""
+"""How a booking moves: compare-and-swap on its row, the money its new state calls for,
+and the events that announce the move, built from the final row."""
 
+import copy
 import logging
+from contextvars import ContextVar
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from bookings.due import settlement_for
 from bookings.events import availability_changed, booking_event, payment_event
 from bookings.models import Booking
-from bookings.selectors import settlement_action
-from payments.backends import PaymentError, PaymentResult, PaymentStatus, payment_backend
+from payments.backends import PaymentError
+from payments.models import PaymentState
+from payments.services import payment_capture, payment_refund, payment_release
 
 logger = logging.getLogger(__name__)
 
+# The booking whose transition is settling its money now: its payment events wait for
+# the move, to be announced after the booking's own event from the final row.
+settling: ContextVar[int | None] = ContextVar("settling", default=None)
+
+PAYMENT_EVENTS: dict[str, str] = {
+    PaymentState.AUTHORIZED: "payment.authorized",
+    PaymentState.CARD_SAVED: "payment.card_saved",
+    PaymentState.CAPTURED: "payment.captured",
+    PaymentState.PARTIALLY_REFUNDED: "payment.refunded",
+    PaymentState.REFUNDED: "payment.refunded",
+    PaymentState.RELEASED: "payment.released",
+    PaymentState.FAILED: "payment.failed",
+}
+
 
 def booking_reload(booking_id: int) -> Booking:
-    return Booking.objects.select_related("student", "instructor__user", "service").get(
+    return Booking.objects.select_related("student", "instructor__user", "service", "payment").get(
         pk=booking_id
     )
 
@@ -37,48 +55,34 @@ def held_time_changed(booking: Booking, reason: str) -> None:
     )
 
 
-_PAYMENT_EVENTS = {
-    PaymentStatus.CAPTURED: "payment.captured",
-    PaymentStatus.REFUNDED: "payment.refunded",
-    PaymentStatus.RELEASED: "payment.released",
-}
-
-
 def booking_payment_settle(*, booking_id: int) -> Booking:
-    """Capture, release or refund what a final state left unsettled. Safe to run twice.
-
-    The periodic sweep calls it after a backend failure. The backend is asked outside
-    any transaction; its outcome is recorded only if the payment is still as it was.
-    """
+    """Capture, release or refund what the booking's state still calls for. Safe to run
+    twice: the payment moves once. Raises PaymentError when the provider is away."""
     booking = booking_reload(booking_id)
-    outcome = _ask_backend(settlement_action(booking), booking)
-    if outcome is None:
-        return booking
-    with transaction.atomic():
-        recorded = booking_swap(
-            booking_id,
-            when=Q(payment_status=booking.payment_status),
-            payment_status=outcome.status,
-        )
-        booking = booking_reload(booking_id)
-        if recorded and outcome.status in _PAYMENT_EVENTS:
-            payment_event(booking, _PAYMENT_EVENTS[outcome.status])
-    return booking
+    _settle(booking, settlement_for(booking))
+    return booking_reload(booking_id)
 
 
-def _ask_backend(action: str | None, booking: Booking) -> PaymentResult | None:
-    """Capture, release or refund; None when there is nothing to do or the backend failed
-    (the payment stays as it was, for the periodic sweep to retry)."""
-    if action is None:
-        return None
+def _settle(booking: Booking, action: tuple[str, int] | None) -> None:
+    """Ask payments to move the money, outside any transaction; payments tells bookings
+    the outcome (`booking_payment_changed`), which announces it."""
+    if action is None or booking.payment_id is None:
+        return
+    kind, cents = action
+    if kind == "capture":
+        payment_capture(payment_id=booking.payment_id, amount_cents=cents)
+    elif kind == "release":
+        payment_release(payment_id=booking.payment_id)
+    else:
+        payment_refund(payment_id=booking.payment_id, amount_cents=cents)
+
+
+def _settle_or_leave(booking: Booking, action: tuple[str, int] | None) -> None:
+    """Settle now if the provider answers; else the periodic sweep retries."""
     try:
-        result: PaymentResult = getattr(payment_backend(), action)(
-            payment_reference=booking.payment_reference
-        )
+        _settle(booking, action)
     except PaymentError as error:
-        logger.warning("Could not %s payment of booking %s: %s", action, booking.pk, error)
-        return None
-    return result
+        logger.warning("Could not settle the payment of booking %s: %s", booking.pk, error)
 
 
 def booking_transition(
@@ -93,30 +97,34 @@ def booking_transition(
     """Move a booking to `status` and settle the money that state calls for; None when
     the booking no longer matches `when` (a lost race changes nothing).
 
-    Slow work stays out of the transaction: the backend is asked first, for what the new
-    state calls for, and then one short transaction moves the booking, records the
-    payment's outcome and announces both from the final row, so every event is what
-    REST answers once it commits.
+    The money is settled first, outside any transaction, for the state the booking is
+    about to have; then one short transaction moves the booking and announces it, so
+    the event carries the payment as REST answers it.
     """
     current = booking_reload(booking_id)
     if not Booking.objects.filter(when, pk=booking_id).exists():
         return None
-    planned = Booking(status=status, payment_status=current.payment_status)
-    planned.payment_reference = current.payment_reference
-    outcome = _ask_backend(settlement_action(planned), current)
-    if outcome is not None:
-        changes["payment_status"] = outcome.status
+    planned = copy.copy(current)
+    planned.status = status
+    for name, value in changes.items():
+        setattr(planned, name, value)
+    token = settling.set(booking_id)
+    attempted = settlement_for(planned)
+    try:
+        _settle_or_leave(current, attempted)
+    finally:
+        settling.reset(token)
     with transaction.atomic():
         moved = booking_swap(booking_id, when=when, status=status, **changes)
-        if not moved and outcome is not None:
-            # Raced within the moment since the check: the money moved all the same.
-            logger.warning("Booking %s changed while its payment settled", booking_id)
-            booking_swap(booking_id, when=Q(), payment_status=outcome.status)
         booking = booking_reload(booking_id)
         if moved:
             booking_event(booking, event_type)
             if held_time_reason is not None:
                 held_time_changed(booking, held_time_reason)
-        if outcome is not None and outcome.status in _PAYMENT_EVENTS:
-            payment_event(booking, _PAYMENT_EVENTS[outcome.status])
+        paid_now = booking.payment.status if booking.payment else None
+        paid_before = current.payment.status if current.payment else None
+        if paid_now != paid_before and paid_now in PAYMENT_EVENTS:
+            payment_event(booking, PAYMENT_EVENTS[paid_now])
+    if moved and settlement_for(booking) not in (None, attempted):
+        _settle_or_leave(booking, settlement_for(booking))  # the payment changed meanwhile
     return booking if moved else None

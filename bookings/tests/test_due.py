@@ -6,26 +6,47 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bookings import selectors
+from bookings import due
 from bookings.models import BookingStatus
-from payments.backends import PaymentStatus
+from payments.models import PaymentState
 from tests.helpers import place_booking
 
 pytestmark = pytest.mark.django_db
 
-PAYMENT_STATUSES = [v for k, v in vars(PaymentStatus).items() if k.isupper()]
 
-
-def test_the_settlement_sweep_finds_exactly_the_bookings_settlement_acts_on(service, student):
+def test_the_settlement_sweep_finds_exactly_the_bookings_settlement_acts_on(
+    service, student, instructor
+):
     start = timezone.now() + timedelta(days=3)
     placed = []
-    for n, (status, payment, reference) in enumerate(
-        itertools.product(BookingStatus.values, PAYMENT_STATUSES, ("", "ref"))
-    ):
+    cancellations = [
+        {},
+        {"cancelled_by": student, "cancelled_at": start - timedelta(days=2)},  # early
+        {"cancelled_by": student, "cancelled_at": start - timedelta(hours=2)},  # late
+        {"cancelled_by": instructor, "cancelled_at": start - timedelta(hours=2)},
+    ]
+    combinations = itertools.product(
+        BookingStatus.values, [None, *PaymentState.values], ("", "pi_1"), cancellations
+    )
+    for n, (status, payment, reference, cancelled) in enumerate(combinations):
         # Holding bookings may not overlap: one hour apart each.
         at = start + timedelta(hours=n)
-        fields = {"payment_status": payment, "payment_reference": reference}
-        placed.append(place_booking(service, student, at, status=status, **fields))
-    acted_on = {b.pk for b in placed if selectors.settlement_action(b) is not None}
-    assert acted_on  # the table is not empty...
-    assert set(selectors.booking_ids_to_settle()) == acted_on  # ...and the filter agrees with it
+        if cancelled:
+            cancelled = {
+                **cancelled,
+                "cancelled_at": cancelled["cancelled_at"] + timedelta(hours=n),
+            }
+        placed.append(
+            place_booking(
+                service,
+                student,
+                at,
+                status=status,
+                payment_status=payment,
+                payment_reference=reference,
+                **cancelled,
+            )
+        )
+    acted_on = {b.pk for b in placed if due.settlement_for(b) is not None}
+    assert acted_on  # the policy is not empty...
+    assert set(due.booking_ids_to_settle()) == acted_on  # ...and the filter agrees with it

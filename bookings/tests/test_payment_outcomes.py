@@ -10,7 +10,8 @@ from bookings.models import Booking
 from bookings.selectors import is_free_slot
 from conventions.times import iso_z
 from payments import backends
-from payments.backends import DevBackend, PaymentError, PaymentResult, PaymentStatus
+from payments.backends import DevBackend, PaymentError, ProviderPayment
+from payments.models import PaymentState
 from tests.helpers import assert_error, events_on, next_free_start
 
 pytestmark = pytest.mark.django_db
@@ -19,15 +20,17 @@ pytestmark = pytest.mark.django_db
 class DecliningBackend(DevBackend):
     name = "declining"
 
-    def authorise(self, **kwargs) -> PaymentResult:
-        raise PaymentError("card declined")
+    def authorise(self, **kwargs) -> ProviderPayment:
+        raise PaymentError("card declined", declined=True)
 
 
 class ActionBackend(DevBackend):
     name = "action"
 
-    def authorise(self, **kwargs) -> PaymentResult:
-        return PaymentResult(PaymentStatus.REQUIRES_ACTION, "pi_1", client_secret="pi_1_secret")
+    def authorise(self, **kwargs) -> ProviderPayment:
+        return ProviderPayment(
+            PaymentState.REQUIRES_PAYMENT, intent_id="pi_1", client_secret="pi_1_secret"
+        )
 
 
 @pytest.fixture
@@ -69,13 +72,15 @@ def test_a_payment_needing_action_waits_and_only_the_student_sees_the_secret(
     response = book(api, token_for(student), service)
     body = response.json()
     assert body["status"] == "pending_payment"
-    assert body["payment"] == {"status": "requires_action", "client_secret": "pi_1_secret"}
+    assert body["payment"]["status"] == "requires_payment"
+    assert body["payment"]["client_secret"] == "pi_1_secret"
     booking = Booking.objects.get()
     assert not is_free_slot(service=service, start=booking.start)
     instructor_view = api(token_for(service.instructor.user)).call(
         "get", f"/api/v1/bookings/{booking.pk}"
     )
-    assert instructor_view.json()["payment"] == {"status": "requires_action", "client_secret": None}
+    assert instructor_view.json()["payment"]["status"] == "requires_payment"
+    assert instructor_view.json()["payment"]["client_secret"] is None
     cancel = api(token_for(student)).call(
         "post", f"/api/v1/bookings/{booking.pk}/cancel", {"reason": "changed my mind"}
     )

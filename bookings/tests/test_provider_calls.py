@@ -10,7 +10,7 @@ from django.utils import timezone
 from bookings import services
 from bookings.models import Booking
 from payments import backends
-from payments.backends import DevBackend, PaymentResult
+from payments.backends import DevBackend, ProviderPayment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CALLS: list[tuple[str, bool]] = []
@@ -24,15 +24,15 @@ class WatchedBackend(DevBackend):
     def _note(self, action: str) -> None:
         CALLS.append((action, connection.in_atomic_block))
 
-    def authorise(self, **kwargs) -> PaymentResult:
+    def authorise(self, **kwargs) -> ProviderPayment:
         self._note("authorise")
         return super().authorise(**kwargs)
 
-    def capture(self, **kwargs) -> PaymentResult:
+    def capture(self, **kwargs) -> ProviderPayment:
         self._note("capture")
         return super().capture(**kwargs)
 
-    def release(self, **kwargs) -> PaymentResult:
+    def release(self, **kwargs) -> ProviderPayment:
         self._note("release")
         return super().release(**kwargs)
 

@@ -49,7 +49,7 @@ def test_ended_lessons_complete_by_their_own_end_time_and_capture(worker, servic
     assert on_worker(tasks.bookings_complete) == 0
     ended.refresh_from_db()
     running.refresh_from_db()
-    assert (ended.status, ended.payment_status) == ("completed", "captured")
+    assert (ended.status, ended.payment.status) == ("completed", "captured")
     assert running.status == "confirmed"
     types = [t for t, _ in events_on(f"user:{ended.instructor_id}")]
     assert types == ["booking.completed", "payment.captured"]
@@ -129,5 +129,5 @@ def test_settlement_sweep_retries_what_was_left(worker, service, student):
                          payment_reference="dev_2")  # fmt: skip
     assert on_worker(tasks.booking_payments_settle) == 1
     left.refresh_from_db()
-    assert left.payment_status == "released"
+    assert left.payment.status == "released"
     assert on_worker(tasks.booking_payments_settle) == 0

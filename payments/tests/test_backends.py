@@ -2,17 +2,8 @@
 
 import pytest
 
-from payments.backends import DevBackend, PaymentStatus, payment_backend
+from payments.backends import payment_backend
 from tests.live import child_env, manage
-
-
-def test_dev_backend_authorises_at_once_and_settles():
-    backend = DevBackend()
-    held = backend.authorise(amount_cents=4500, currency="EUR", reference="b-1", description="x")
-    assert held.status == PaymentStatus.AUTHORIZED and held.reference.startswith("dev_")
-    assert backend.capture(payment_reference=held.reference).status == PaymentStatus.CAPTURED
-    assert backend.release(payment_reference=held.reference).status == PaymentStatus.RELEASED
-    assert backend.refund(payment_reference=held.reference).status == PaymentStatus.REFUNDED
 
 
 def test_the_configured_backend_is_dev_without_a_stripe_key():

@@ -12,41 +12,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from config.settings.env import env_bool, env_float, env_list
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # What the running hub writes (beat's schedule; in the embedded mode also the
 # database, the broker's folders and the generated secret key). Made if missing,
 # in both modes, so every process starts from a fresh clone.
 DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "data").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """Read a yes/no variable; anything but a clear yes or no is a configuration error."""
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from exc
 
 
 def embedded_secret_key() -> str:
@@ -260,6 +233,7 @@ CELERY_BEAT_SCHEDULE = {
         ("bookings.bookings_complete", 300),
         ("bookings.reminders_send", 300),
         ("bookings.booking_payments_settle", 900),
+        ("payments.payments_authorise_due", 900),
         ("chat.offline_notices_send", 60),
         ("conventions.emails_send", 30),
         ("conventions.emails_prune", 3600),
@@ -316,29 +290,6 @@ EMAIL_SEND_LEASE_SECONDS = env_float("EMAIL_SEND_LEASE_SECONDS", 120)
 EMAIL_SEND_MAX_ATTEMPTS = int(env_float("EMAIL_SEND_MAX_ATTEMPTS", 8))
 EMAIL_SENT_RETENTION_DAYS = env_float("EMAIL_SENT_RETENTION_DAYS", 7)
 
-# --- Payments ------------------------------------------------------------------
-STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
-STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
-STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
-PAYMENTS_BACKEND = os.environ.get("PAYMENTS_BACKEND", "stripe" if STRIPE_SECRET_KEY else "dev")
-# The dev backend takes no money: with DEBUG off it needs this explicit opt-in (tests only).
-PAYMENTS_DEV_ALLOWED = env_bool("PAYMENTS_DEV_ALLOWED", default=False)
-
-# --- Chat ----------------------------------------------------------------------
-# message.send, socket and REST together: this many per minute per user, in bursts of this many.
-CHAT_MESSAGE_RATE_PER_MINUTE = float(os.environ.get("CHAT_MESSAGE_RATE_PER_MINUTE", "60"))
-CHAT_MESSAGE_BURST = int(os.environ.get("CHAT_MESSAGE_BURST", "10"))
-# At most one `typing` per user and conversation per this many seconds; extras are dropped.
-CHAT_TYPING_INTERVAL_SECONDS = float(os.environ.get("CHAT_TYPING_INTERVAL_SECONDS", "2"))
-# A message unread this long, with its recipient connected nowhere, earns one e-mail.
-CHAT_OFFLINE_NOTICE_MINUTES = int(os.environ.get("CHAT_OFFLINE_NOTICE_MINUTES", "5"))
-
-# --- Bookings ------------------------------------------------------------------
-# A `pending_payment` hold older than this expires and frees its time.
-BOOKINGS_PAYMENT_HOLD_MINUTES = int(os.environ.get("BOOKINGS_PAYMENT_HOLD_MINUTES", "15"))
-# How long after a lesson's end its instructor may still mark it a no-show.
-BOOKINGS_NO_SHOW_GRACE_HOURS = int(os.environ.get("BOOKINGS_NO_SHOW_GRACE_HOURS", "48"))
-
 # --- Serving -------------------------------------------------------------------
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = int(os.environ.get("PORT", "8000"))
@@ -389,3 +340,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# The domain apps' own settings (payments, chat, bookings).
+from config.settings.domain import *  # noqa: E402, F403

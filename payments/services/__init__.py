@@ -1,0 +1,29 @@
+from payments.services.credits import credit_balance, credit_grant, credit_spend
+from payments.services.intents import (
+    payment_authorise,
+    payment_authorise_off_session,
+    payment_capture,
+    payment_open,
+    payment_record,
+    payment_refund,
+    payment_release,
+    payment_reschedule,
+    payment_sync,
+)
+from payments.services.outcomes import payment_handler_register
+
+__all__ = [
+    "credit_balance",
+    "credit_grant",
+    "credit_spend",
+    "payment_authorise",
+    "payment_authorise_off_session",
+    "payment_capture",
+    "payment_handler_register",
+    "payment_open",
+    "payment_record",
+    "payment_refund",
+    "payment_release",
+    "payment_reschedule",
+    "payment_sync",
+]
