@@ -19,10 +19,10 @@ def payment_hold_lapsed(*, now: datetime) -> Q:
     """Unpaid `BOOKINGS_PAYMENT_HOLD_MINUTES` after it was made, or past the deadline to pay
     that a refused off-session authorisation set: the time goes back."""
     cutoff = now - timedelta(minutes=settings.BOOKINGS_PAYMENT_HOLD_MINUTES)
+    # Released too: expiring releases the payment just before the booking moves.
+    unpaid = (PaymentState.REQUIRES_PAYMENT, PaymentState.RELEASED)
     return Q(status=BookingStatus.PENDING_PAYMENT, created_at__lte=cutoff) | Q(
-        status=BookingStatus.CONFIRMED,
-        payment__status=PaymentState.REQUIRES_PAYMENT,
-        payment__pay_by__lte=now,
+        status=BookingStatus.CONFIRMED, payment__status__in=unpaid, payment__pay_by__lte=now
     )
 
 

@@ -129,7 +129,8 @@ def payment_record(
         if moved:
             payment.status = result.status
             payment.failure = result.failure
-            payment.pay_by = pay_by
+            if pay_by is not None or result.status == PaymentState.AUTHORIZED:
+                payment.pay_by = pay_by  # a deadline to pay, until paid (kept once released)
         payment.save()
         if moved:
             if payment.status == PaymentState.RELEASED and payment.credit_cents:
