@@ -27,8 +27,15 @@ from bookings.services.transitions import (
 )
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from conventions.text import text_clean
+from payments.backends import PaymentError
 from payments.models import CreditReason, PaymentState
-from payments.services import credit_grant, payment_authorise, payment_open, payment_reschedule
+from payments.services import (
+    credit_grant,
+    payment_authorise,
+    payment_open,
+    payment_reschedule,
+    payment_sync,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +273,19 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
 
 
 def booking_expire(*, booking_id: int) -> bool:
-    """A payment hold older than the limit frees its time. Safe to run twice."""
+    """A payment hold older than the limit frees its time. Safe to run twice.
+
+    The payment is re-read from the provider first: a student who paid just now (its
+    webhook late) is confirmed instead. A provider that cannot answer leaves the hold
+    for the next run.
+    """
+    booking = booking_reload(booking_id)
+    if booking.payment is not None and booking.payment.status == PaymentState.REQUIRES_PAYMENT:
+        try:
+            payment_sync(payment_id=booking.payment.pk)
+        except PaymentError as error:
+            logger.warning("Could not re-check payment of booking %s: %s", booking_id, error)
+            return False
     expired = booking_transition(
         booking_id,
         when=payment_hold_lapsed(now=timezone.now()),
