@@ -13,7 +13,7 @@ from payments.models import CreditEntry, CreditReason
 
 
 def credit_balance(*, user_id: int, currency: str) -> int:
-    total = CreditEntry.objects.filter(user_id=user_id, currency=currency).aggregate(
+    total = CreditEntry.objects.filter(user_id=user_id, currency=currency.upper()).aggregate(
         total=Sum("amount_cents")
     )["total"]
     return int(total or 0)
@@ -26,6 +26,7 @@ def _lock_ledger(user_id: int) -> None:
 @transaction.atomic
 def credit_spend(*, user_id: int, currency: str, up_to_cents: int, reference: str) -> int:
     """Spend as much of the balance as covers `up_to_cents`; returns the amount spent."""
+    currency = currency.upper()
     _lock_ledger(user_id)
     if CreditEntry.objects.filter(
         user_id=user_id, reason=CreditReason.SPENT, reference=reference
