@@ -8,11 +8,11 @@ compare-and-swap with the same ones.
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
-from payments.models import PaymentState
+from payments.models import CreditEntry, CreditReason, PaymentState
 
 
 def payment_hold_lapsed(*, now: datetime) -> Q:
@@ -55,11 +55,13 @@ def settlement_for(booking: Booking) -> tuple[str, int] | None:
     if payment is None:
         return None
     held, status = payment.status in HELD, booking.status
+    # A failed payment holds no money, but the credit it spent must come back.
+    owes_credit = payment.status == PaymentState.FAILED and payment.credit_cents > 0
     if status in (BookingStatus.COMPLETED, BookingStatus.NO_SHOW):
         authorized = payment.status == PaymentState.AUTHORIZED
         return ("capture", payment.charge_cents) if authorized else None
     if status == BookingStatus.EXPIRED:
-        return ("release", 0) if held else None
+        return ("release", 0) if held or owes_credit else None
     if status != BookingStatus.CANCELLED:
         return None
     if cancelled_late_by_student(booking):
@@ -68,8 +70,8 @@ def settlement_for(booking: Booking) -> tuple[str, int] | None:
         )
         if payment.status == PaymentState.AUTHORIZED and share > 0:
             return ("capture", share)
-        return ("release", 0) if held else None
-    if held:
+        return ("release", 0) if held or owes_credit else None
+    if held or owes_credit:
         return ("release", 0)
     if payment.status in REFUNDABLE and payment.refunded_cents < payment.captured_cents:
         return ("refund", payment.captured_cents - payment.refunded_cents)
@@ -81,12 +83,22 @@ def payment_unsettled() -> Q:
     late_by_student = Q(cancelled_by=F("student")) & Q(
         cancelled_at__gt=F("start") - _free_cancellation()
     )
+    # A failed payment's credit comes back once; after that there is nothing to settle.
+    credit_returned = Exists(
+        CreditEntry.objects.filter(
+            reason=CreditReason.RETURNED,
+            user=OuterRef("payment__payer"),
+            reference=OuterRef("payment__reference"),
+        )
+    )
     return (
         Q(status__in=[BookingStatus.COMPLETED, BookingStatus.NO_SHOW],
           payment__status=PaymentState.AUTHORIZED)
         | Q(status__in=[BookingStatus.EXPIRED, BookingStatus.CANCELLED], payment__status__in=HELD)
         | (Q(status=BookingStatus.CANCELLED, payment__status__in=REFUNDABLE,
              payment__refunded_cents__lt=F("payment__captured_cents")) & ~late_by_student)
+        | Q(~credit_returned, status__in=[BookingStatus.EXPIRED, BookingStatus.CANCELLED],
+            payment__status=PaymentState.FAILED, payment__credit_cents__gt=0)
     )  # fmt: skip
 
 

@@ -99,6 +99,7 @@ class InstructorOut(Schema):
     bio: str
     timezone: str
     services: list[ServiceOut]
+    payouts_ready: bool  # the instructor's payout account can take charges and pay out
 
 
 class InstructorPage(Schema):

@@ -262,7 +262,7 @@ def _instructors() -> QuerySet[User]:
     services = Service.objects.filter(is_active=True).order_by("id")
     return (
         User.objects.filter(role=Role.INSTRUCTOR, is_active=True)
-        .select_related("instructor_profile")
+        .select_related("instructor_profile", "payout_account")
         .prefetch_related(Prefetch("instructor_profile__services", queryset=services))
         .order_by("id")
     )

@@ -27,14 +27,17 @@ def service_data(service: Service) -> dict:
 
 
 def instructor_data(user) -> dict:
-    """An instructor with the active services the selector prefetched (none without a profile)."""
+    """An instructor with the active services and payout account the selector fetched
+    (none without a profile); only whether payouts are ready is shown, never the account."""
     profile = getattr(user, "instructor_profile", None)
+    payout_account = getattr(user, "payout_account", None)
     return {
         "id": user.pk,
         "name": user.name,
         "bio": profile.bio if profile else "",
         "timezone": profile.timezone if profile else user.timezone,
         "services": [service_data(s) for s in profile.services.all()] if profile else [],
+        "payouts_ready": bool(payout_account and payout_account.ready),
     }
 
 

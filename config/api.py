@@ -15,7 +15,14 @@ from accounts.api import router as accounts_router
 from accounts.auth import TokenAuth
 from bookings.api import router as bookings_router
 from chat.api import router as chat_router
-from conventions.errors import HTTP_STATUS_CODES, RateLimited, ServiceError, error_body
+from conventions.errors import (
+    HTTP_STATUS_CODES,
+    RateLimited,
+    ServiceError,
+    Unavailable,
+    error_body,
+)
+from payments.api import router as payments_router
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +37,11 @@ api = NinjaAPI(
 api.add_router("/", accounts_router)
 api.add_router("/", bookings_router)
 api.add_router("/", chat_router)
+api.add_router("/", payments_router)
+
+
+# A dependency that did not answer (the payment provider): try again after this long.
+DEPENDENCY_RETRY_AFTER_SECONDS = 5
 
 
 def error_response(
@@ -43,6 +55,8 @@ def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     response = error_response(request, exc.status, exc.code, exc.message, exc.details)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    elif isinstance(exc, Unavailable):  # a dependency (the payment provider) is away
+        response["Retry-After"] = str(DEPENDENCY_RETRY_AFTER_SECONDS)
     return response
 
 

@@ -18,6 +18,8 @@ from accounts.models import User
 from accounts.services import token_create
 from bookings import services as booking_services
 from chat.services import conversation_open, message_send
+from payments.models import CreditReason, PayoutAccount
+from payments.services import credit_grant
 from tests.helpers import PASSWORD, assert_error, next_free_start
 
 MISSING = 999_999
@@ -91,6 +93,10 @@ def rows(ctx):
         # The first participant cancels; the second finds it cancelled (409, not 404).
         row("POST", "/api/v1/bookings/{booking_id}/cancel", hidden(I=200, S=409), obj=True,
             body={"reason": "Ill"}),
+        # payments: everyone's own credit (S's entry never shows to anyone else); only
+        # instructors onboard for payouts, each to their own account
+        row("GET", "/api/v1/credits", EVERYONE_OK, hides="credit_entry_id"),
+        row("POST", "/api/v1/instructors/me/payouts/onboarding", INSTRUCTOR_ONLY),
         # chat
         row("GET", "/api/v1/conversations", EVERYONE_OK, hides="conversation_id"),
         row("GET", "/api/v1/conversations/{conversation_id}", hidden(S=200, I=200), obj=True),
@@ -158,6 +164,9 @@ def world(make_user):
         "message_id": message.pk,
         "token_id": token_create(user=users["S"])[0].pk,
         "instructor_id": users["I"].pk,
+        "credit_entry_id": credit_grant(
+            user_id=users["S"].pk, currency="EUR", amount_cents=500, reason=CreditReason.STAFF_GRANT
+        ).pk,
     }
     partner = {"S": users["I"], "I": users["S"], "S2": users["I"], "I2": users["S"],
                "A": users["I"]}  # fmt: skip
@@ -222,6 +231,10 @@ def test_every_endpoint_answers_every_kind_of_caller_as_it_should(api, world):
                 listed = [item["id"] for item in answer.json()["items"]]
                 assert ids[r["hides"]] not in listed, (key, who)
     assert not failures, "\n".join(map(repr, failures))
+    # Each instructor onboarded to an account of their own, and never saw another's.
+    accounts = dict(PayoutAccount.objects.values_list("user_id", "account_id"))
+    assert set(accounts) == {world["users"]["I"].pk, world["users"]["I2"].pk}
+    assert len(set(accounts.values())) == 2
 
 
 # --- the live topic families ----------------------------------------------------------

@@ -5,7 +5,12 @@ import pytest
 
 from tests.helpers import FORGED_CURSORS as FORGED
 
-LISTS = ["/api/v1/instructors", "/api/v1/bookings", "/api/v1/conversations"]
+LISTS = [
+    "/api/v1/instructors",
+    "/api/v1/bookings",
+    "/api/v1/conversations",
+    "/api/v1/credits",
+]
 
 
 @pytest.mark.parametrize("path", LISTS)

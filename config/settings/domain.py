@@ -18,6 +18,9 @@ PAYMENTS_PLATFORM_FEE_BPS = int(env_float("PAYMENTS_PLATFORM_FEE_BPS", 1500))
 PAYMENTS_AUTHORISATION_WINDOW_DAYS = env_float("PAYMENTS_AUTHORISATION_WINDOW_DAYS", 6)
 # After a refused off-session authorisation, the student has this long to pay.
 PAYMENTS_PAY_BY_HOURS = env_float("PAYMENTS_PAY_BY_HOURS", 24)
+# Where the provider sends an instructor back after (or to restart) payout onboarding;
+# empty: this site's `/`, built from the request.
+PAYOUTS_RETURN_URL = os.environ.get("PAYOUTS_RETURN_URL", "")
 
 # --- Chat ----------------------------------------------------------------------
 # message.send, socket and REST together: this many per minute per user, in bursts of this many.

@@ -11,6 +11,7 @@ from payments.services.intents import (
     payment_sync,
 )
 from payments.services.outcomes import payment_handler_register
+from payments.services.payouts import payout_account_refresh, payout_onboarding_start
 
 __all__ = [
     "credit_balance",
@@ -26,4 +27,6 @@ __all__ = [
     "payment_release",
     "payment_reschedule",
     "payment_sync",
+    "payout_account_refresh",
+    "payout_onboarding_start",
 ]

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.backends import PaymentError, ProviderPayment, payment_backend
-from payments.models import MOVES, CreditReason, Payment, PaymentState
+from payments.models import MOVES, CreditEntry, CreditReason, Payment, PaymentState
 from payments.services.credits import credit_grant, credit_spend
 from payments.services.outcomes import payment_changed
 
@@ -133,14 +133,8 @@ def payment_record(
                 payment.pay_by = pay_by  # a deadline to pay, until paid (kept once released)
         payment.save()
         if moved:
-            if payment.status == PaymentState.RELEASED and payment.credit_cents:
-                credit_grant(
-                    user_id=payment.payer_id,
-                    currency=payment.currency,
-                    amount_cents=payment.credit_cents,
-                    reason=CreditReason.RETURNED,
-                    reference=payment.reference,
-                )
+            if payment.status in (PaymentState.RELEASED, PaymentState.REFUNDED):
+                _credit_return(payment)  # given back in full: the credit spent on it too
             payment_changed(payment, previous)
         elif previous == PaymentState.RELEASED and result.status == PaymentState.AUTHORIZED:
             # Released while its authorisation was in flight: give the hold back too.
@@ -148,6 +142,28 @@ def payment_record(
 
             transaction.on_commit(lambda: payment_release_later.delay(payment.pk))
     return payment
+
+
+def _credit_return(payment: Payment) -> None:
+    """Give back the credit spent on the payment; at most once (the ledger's constraint)."""
+    if payment.credit_cents:
+        credit_grant(
+            user_id=payment.payer_id,
+            currency=payment.currency,
+            amount_cents=payment.credit_cents,
+            reason=CreditReason.RETURNED,
+            reference=payment.reference,
+        )
+
+
+def _credit_returned(payment: Payment) -> bool:
+    """Whether the credit spent on the payment came back already (or none was spent)."""
+    return (
+        not payment.credit_cents
+        or CreditEntry.objects.filter(
+            user_id=payment.payer_id, reason=CreditReason.RETURNED, reference=payment.reference
+        ).exists()
+    )
 
 
 def payment_capture(*, payment_id: int, amount_cents: int) -> Payment:
@@ -167,16 +183,24 @@ def payment_capture(*, payment_id: int, amount_cents: int) -> Payment:
 
 
 def payment_release(*, payment_id: int) -> Payment:
-    """Give back whatever is held, in full (and the credit spent on it). Safe to run twice."""
+    """Give back whatever is held, in full (and the credit spent on it, a failed payment's
+    too: it can no longer be paid). Safe to run twice."""
     payment = Payment.objects.get(pk=payment_id)
     if payment.status not in (*RELEASABLE, PaymentState.RELEASED):
         return payment
+    failed = payment.status == PaymentState.FAILED
+    if failed and _credit_returned(payment) and payment.credit_cents:
+        return payment  # released before: nothing is left to give back
     if payment.intent_id or payment.setup_intent_id:
         result = payment_backend().release(payment=payment)
     else:
         result = ProviderPayment(PaymentState.RELEASED)
-    if payment.status == PaymentState.FAILED:
-        return payment_record(payment_id=payment.pk, result=ProviderPayment(payment.status))
+    if failed:
+        # The failure stays on record (it says why the booking ended); the credit comes back.
+        with transaction.atomic():
+            payment = payment_record(payment_id=payment.pk, result=ProviderPayment(payment.status))
+            _credit_return(payment)
+        return payment
     return payment_record(payment_id=payment.pk, result=result)
 
 
