@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -210,3 +211,60 @@ def lesson_ended(booking) -> None:
         hold_start=F("hold_start") - delta,
         hold_end=F("hold_end") - delta,
     )
+
+
+class GatedProxy:
+    """A loopback proxy to localstripe that holds the first request to `path` until the test
+    opens the gate: an authorisation call still in flight while the test does something else."""
+
+    def __init__(self, target: str, *, path: str = "/v1/payment_intents") -> None:
+        self.arrived, self.gate = threading.Event(), threading.Event()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command == "POST" and self.path == path and not proxy.arrived.is_set():
+                    proxy.arrived.set()
+                    proxy.gate.wait(30)
+                keep = ("Authorization", "Content-Type", "Idempotency-Key", "Stripe-Version")
+                headers = {k: v for k, v in self.headers.items() if k in keep}
+                request = urllib.request.Request(
+                    target + self.path, data=body, headers=headers, method=self.command
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        status, data = response.status, response.read()
+                except urllib.error.HTTPError as error:
+                    status, data = error.code, error.read()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _forward
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.gate.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_until(check, timeout: float = 20.0):
+    """Poll `check` until it returns something true (work a Celery worker does meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not true within {timeout} s: {check}")

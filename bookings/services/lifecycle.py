@@ -266,10 +266,17 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
 
 
 def booking_expire(*, booking_id: int) -> bool:
-    """A payment hold older than the limit frees its time. Safe to run twice."""
+    """A payment hold older than the limit frees its time. Safe to run twice.
+
+    A confirmed booking past its deadline to pay matches by its payment's state, which the
+    release made on the way changes: once lapsed, that released payment still matches."""
+    lapsed = payment_hold_lapsed(now=timezone.now())
+    if not Booking.objects.filter(lapsed, pk=booking_id).exists():
+        return False
+    released = Q(status=BookingStatus.CONFIRMED, payment__status=PaymentState.RELEASED)
     expired = booking_transition(
         booking_id,
-        when=payment_hold_lapsed(now=timezone.now()),
+        when=lapsed | released,
         event_type="booking.expired",
         held_time_reason="expired",
         status=BookingStatus.EXPIRED,
