@@ -42,3 +42,15 @@ def test_an_unknown_backend_stops_every_process():
     result = check(PAYMENTS_BACKEND="paypal")
     assert result.returncode != 0
     assert "not available" in result.stderr
+
+
+def test_a_stripe_key_chooses_the_stripe_backend_and_every_process_starts():
+    result = check("--deploy", DEBUG="false", STRIPE_SECRET_KEY="sk_test_configured")
+    assert result.returncode == 0, result.stderr
+    assert "takes no money" not in result.stderr + result.stdout
+
+
+def test_the_stripe_backend_without_a_key_stops_every_process():
+    result = check(PAYMENTS_BACKEND="stripe")
+    assert result.returncode != 0
+    assert "needs STRIPE_SECRET_KEY" in result.stderr
