@@ -48,6 +48,11 @@ def cancelled_late_by_student(booking: Booking) -> bool:
     )
 
 
+def late_cancellation_share(cents: int) -> int:
+    """What a student's late cancellation forfeits of an amount (card charge or credit)."""
+    return round(cents * settings.BOOKINGS_LATE_CANCELLATION_CAPTURE_PERCENT / 100)
+
+
 def settlement_for(booking: Booking) -> tuple[str, int] | None:
     """What the money must still do for the booking's state, by the cancellation policy:
     ("capture", cents), ("release", 0) or ("refund", cents); None when nothing is left."""
@@ -65,10 +70,9 @@ def settlement_for(booking: Booking) -> tuple[str, int] | None:
     if status != BookingStatus.CANCELLED:
         return None
     if cancelled_late_by_student(booking):
-        share = round(
-            payment.charge_cents * settings.BOOKINGS_LATE_CANCELLATION_CAPTURE_PERCENT / 100
-        )
-        if payment.status == PaymentState.AUTHORIZED and share > 0:
+        share = late_cancellation_share(payment.charge_cents)
+        # Credit alone (no card) is "captured" too: the student keeps back only its rest.
+        if payment.status == PaymentState.AUTHORIZED and (share > 0 or not payment.charge_cents):
             return ("capture", share)
         return ("release", 0) if held or owes_credit else None
     if held or owes_credit:

@@ -194,6 +194,7 @@ def booking_cancel_by_staff(*, staff: User, booking_id: int, reason: str) -> Boo
 def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
     reason = text_clean(reason, field="reason", max_length=500)
     now = timezone.now()
+    was_confirmed = Booking.objects.filter(pk=booking_id, status=BookingStatus.CONFIRMED).exists()
     booking = booking_transition(
         booking_id,
         when=HOLDING & Q(start__gt=now),
@@ -209,7 +210,8 @@ def _cancel(booking_id: int, *, by: User, reason: str) -> Booking:
         if current.status in HOLDING_STATUSES:
             raise Conflict("The lesson has already started.")
         raise Conflict(f"A {current.status} booking cannot be cancelled.")
-    _credit_for_late_instructor_cancellation(booking, by=by)
+    if was_confirmed:  # an unpaid booking earns no credit
+        _credit_for_late_instructor_cancellation(booking, by=by)
     return booking
 
 

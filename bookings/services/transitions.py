@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from bookings.due import settlement_for
+from bookings.due import cancelled_late_by_student, late_cancellation_share, settlement_for
 from bookings.events import availability_changed, booking_event, payment_event
 from bookings.models import Booking
 from payments.backends import PaymentError
@@ -70,7 +70,10 @@ def _settle(booking: Booking, action: tuple[str, int] | None) -> None:
         return
     kind, cents = action
     if kind == "capture":
-        payment_capture(payment_id=booking.payment_id, amount_cents=cents)
+        payment = booking.payment
+        late = payment is not None and cancelled_late_by_student(booking)
+        kept = late_cancellation_share(payment.credit_cents) if payment and late else None
+        payment_capture(payment_id=booking.payment_id, amount_cents=cents, credit_kept_cents=kept)
     elif kind == "release":
         payment_release(payment_id=booking.payment_id)
     else:
@@ -111,7 +114,7 @@ def booking_transition(
     token = settling.set(booking_id)
     attempted = settlement_for(planned)
     try:
-        _settle_or_leave(current, attempted)
+        _settle_or_leave(planned, attempted)
     finally:
         settling.reset(token)
     with transaction.atomic():

@@ -20,7 +20,8 @@ from conventions.models import OutgoingEmail
 from payments import backends
 from payments import tasks as payment_tasks
 from payments.backends import DevBackend, PaymentError, ProviderPayment
-from payments.models import Payment, PaymentState
+from payments.models import CreditReason, Payment, PaymentState
+from payments.services import credit_balance, credit_grant
 from tests.helpers import events_on, last_seq, next_free_start, on_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -173,3 +174,47 @@ def test_a_cancel_while_the_authorisation_is_in_flight_still_releases_the_hold(
     assert booking.payment.intent_id == "dev_in_flight"  # the reference was kept
     assert "booking.confirmed" not in types_on(student.pk)
     assert made["b"].status == "cancelled"
+
+
+def make_late(booking: Booking) -> None:
+    soon = timezone.now() + timedelta(hours=3)
+    Booking.objects.filter(pk=booking.pk).update(
+        start=soon,
+        end=soon + timedelta(hours=1),
+        hold_start=soon,
+        hold_end=soon + timedelta(hours=1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("credit", "captured", "credit_back"),
+    [(2000, 1250, 1000), (5000, 0, 2250)],
+    ids=["part credit", "all credit"],
+)
+def test_a_late_cancellation_forfeits_the_same_share_of_card_and_credit(
+    service, student, settings, credit, captured, credit_back
+):
+    settings.BOOKINGS_LATE_CANCELLATION_CAPTURE_PERCENT = 50
+    credit_grant(user_id=student.pk, currency="EUR", amount_cents=credit,
+                 reason=CreditReason.STAFF_GRANT)  # fmt: skip
+    booking = book(service, student)
+    make_late(booking)
+    cancelled = services.booking_cancel(user=student, booking_id=booking.pk, reason="ill")
+    assert (cancelled.payment.status, cancelled.payment.captured_cents) == ("captured", captured)
+    spent = min(credit, 4500)
+    assert credit_balance(user_id=student.pk, currency="EUR") == credit - spent + credit_back
+    services.booking_payment_settle(booking_id=booking.pk)  # twice: nothing more
+    assert credit_balance(user_id=student.pk, currency="EUR") == credit - spent + credit_back
+
+
+def test_an_instructor_cancelling_an_unpaid_booking_late_grants_no_credit(
+    provider, service, student, instructor
+):
+    provider(StallingBackend)  # never answers: the booking stays unpaid
+    StallingBackend.answer.set()
+    StallingBackend.asked.clear()
+    booking = book(service, student)
+    Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.PENDING_PAYMENT)
+    make_late(booking)
+    services.booking_cancel(user=instructor, booking_id=booking.pk, reason="sick")
+    assert credit_balance(user_id=student.pk, currency="EUR") == 0

@@ -112,9 +112,16 @@ def payment_authorise_off_session(*, payment_id: int) -> Payment:
 
 
 def payment_record(
-    *, payment_id: int, result: ProviderPayment, pay_by: datetime | None = None
+    *,
+    payment_id: int,
+    result: ProviderPayment,
+    pay_by: datetime | None = None,
+    credit_back_cents: int = 0,
 ) -> Payment:
-    """Store what the provider answered and tell the owner, once per change."""
+    """Store what the provider answered and tell the owner, once per change.
+
+    `credit_back_cents`: credit spent on the payment that a capture gives back (a late
+    cancellation keeps only a share of it)."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         previous = payment.status
@@ -135,6 +142,8 @@ def payment_record(
         if moved:
             if payment.status in (PaymentState.RELEASED, PaymentState.REFUNDED):
                 _credit_return(payment)  # given back in full: the credit spent on it too
+            elif payment.status == PaymentState.CAPTURED and credit_back_cents > 0:
+                _credit_return(payment, min(credit_back_cents, payment.credit_cents))
             payment_changed(payment, previous)
         elif previous == PaymentState.RELEASED and result.status == PaymentState.AUTHORIZED:
             # Released while its authorisation was in flight: give the hold back too.
@@ -144,13 +153,15 @@ def payment_record(
     return payment
 
 
-def _credit_return(payment: Payment) -> None:
-    """Give back the credit spent on the payment; at most once (the ledger's constraint)."""
-    if payment.credit_cents:
+def _credit_return(payment: Payment, amount_cents: int | None = None) -> None:
+    """Give back the credit spent on the payment (all, or `amount_cents` of it); at most
+    once (the ledger's constraint)."""
+    amount = payment.credit_cents if amount_cents is None else amount_cents
+    if amount > 0:
         credit_grant(
             user_id=payment.payer_id,
             currency=payment.currency,
-            amount_cents=payment.credit_cents,
+            amount_cents=amount,
             reason=CreditReason.RETURNED,
             reference=payment.reference,
         )
@@ -166,8 +177,11 @@ def _credit_returned(payment: Payment) -> bool:
     )
 
 
-def payment_capture(*, payment_id: int, amount_cents: int) -> Payment:
-    """Take up to `amount_cents` of an authorised charge; the rest is given back.
+def payment_capture(
+    *, payment_id: int, amount_cents: int, credit_kept_cents: int | None = None
+) -> Payment:
+    """Take up to `amount_cents` of an authorised charge; the rest is given back, and so
+    is the credit spent on it beyond `credit_kept_cents` (None: all of it is kept).
 
     Raises PaymentError when the provider cannot be reached (the caller retries).
     """
@@ -179,7 +193,10 @@ def payment_capture(*, payment_id: int, amount_cents: int) -> Payment:
         result = ProviderPayment(PaymentState.CAPTURED, captured_cents=0)
     else:
         result = payment_backend().capture(payment=payment, amount_cents=amount)
-    return payment_record(payment_id=payment.pk, result=result)
+    kept = payment.credit_cents if credit_kept_cents is None else credit_kept_cents
+    return payment_record(
+        payment_id=payment.pk, result=result, credit_back_cents=payment.credit_cents - kept
+    )
 
 
 def payment_release(*, payment_id: int) -> Payment:
