@@ -16,6 +16,7 @@ from accounts.auth import TokenAuth
 from bookings.api import router as bookings_router
 from chat.api import router as chat_router
 from conventions.errors import HTTP_STATUS_CODES, RateLimited, ServiceError, error_body
+from payments.api import router as payments_router
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ api = NinjaAPI(
 api.add_router("/", accounts_router)
 api.add_router("/", bookings_router)
 api.add_router("/", chat_router)
+api.add_router("/", payments_router)
 
 
 def error_response(

@@ -11,6 +11,12 @@ from payments.services.intents import (
     payment_sync,
 )
 from payments.services.outcomes import payment_handler_register
+from payments.services.payouts import payout_account_refresh
+from payments.services.webhooks import (
+    provider_event_process,
+    provider_event_receive,
+    provider_events_process,
+)
 
 __all__ = [
     "credit_balance",
@@ -26,4 +32,8 @@ __all__ = [
     "payment_release",
     "payment_reschedule",
     "payment_sync",
+    "payout_account_refresh",
+    "provider_event_process",
+    "provider_event_receive",
+    "provider_events_process",
 ]
