@@ -12,6 +12,7 @@ from config.celery import app as celery_app
 from conventions import ratelimit
 from tests.helpers import PASSWORD, ApiClient, Client
 from tests.smtp import SmtpServer
+from tests.stripe_fake import SECRET_KEY, LocalStripe, RecordingStripe
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's own ordering
@@ -173,3 +174,44 @@ def django_db_setup(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    """A localstripe server of this test process (xdist worker) alone, for the session:
+    tests/stripe_fake.LocalStripe (its url, a stripe-python client, test cards)."""
+    server = LocalStripe()
+    yield server
+    server.stop()
+
+
+def use_stripe(settings, url: str) -> None:
+    from payments.backends import payment_backend
+
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    settings.STRIPE_API_BASE = url
+    settings.PAYMENTS_BACKEND = "stripe"
+    payment_backend.cache_clear()
+
+
+@pytest.fixture
+def stripe_backend(settings, localstripe):
+    """Payments go to the Stripe backend, speaking to localstripe, for this test."""
+    from payments.backends import payment_backend
+
+    use_stripe(settings, localstripe.url)
+    yield localstripe
+    payment_backend.cache_clear()
+
+
+@pytest.fixture
+def recording_stripe(settings):
+    """Payments go to the Stripe backend, speaking to a server that records each request and
+    answers with the Stripe objects the test gives it (tests/stripe_fake.RecordingStripe)."""
+    from payments.backends import payment_backend
+
+    server = RecordingStripe()
+    use_stripe(settings, server.url)
+    yield server
+    server.stop()
+    payment_backend.cache_clear()

@@ -25,7 +25,10 @@ __all__ = [
     "payment_backend",
 ]
 
-BACKENDS = {"dev": "payments.backends.dev.DevBackend"}
+BACKENDS = {
+    "dev": "payments.backends.dev.DevBackend",
+    "stripe": "payments.backends.stripe.StripeBackend",
+}
 
 
 def check_backend_known() -> None:
@@ -35,6 +38,8 @@ def check_backend_known() -> None:
         raise ImproperlyConfigured(
             f"PAYMENTS_BACKEND={name!r} is not available; choose one of {sorted(BACKENDS)}."
         )
+    if name == "stripe" and not settings.STRIPE_SECRET_KEY:
+        raise ImproperlyConfigured("PAYMENTS_BACKEND='stripe' needs STRIPE_SECRET_KEY.")
 
 
 def takes_no_money_in_production() -> bool:
