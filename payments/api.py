@@ -1,7 +1,9 @@
-"""The payments REST router: the caller's credit, and an instructor's payout onboarding."""
+"""The payments REST router: the caller's credit, an instructor's payout onboarding, and
+Stripe's webhook (no user: Stripe's signature is the proof)."""
 
 from django.conf import settings
-from ninja import Router
+from django.http import HttpRequest
+from ninja import Router, Schema
 
 from accounts.auth import AuthedRequest
 from conventions.pagination import Limit
@@ -34,3 +36,40 @@ def payout_onboarding(request: AuthedRequest):
     their connected account is opened the first time."""
     return_url = settings.PAYOUTS_RETURN_URL or request.build_absolute_uri("/")
     return {"url": services.payout_onboarding_start(user=request.auth, return_url=return_url)}
+
+
+class ReceivedOut(Schema):
+    received: bool
+
+
+# The body is read raw (the signature covers its exact bytes), so it is documented here.
+WEBHOOK_OPENAPI = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Stripe-Signature",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "t=<unix time>,v1=<HMAC-SHA256 of `t.body` with the endpoint secret>",
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+}
+
+
+@router.post(
+    "/payments/stripe/webhook",
+    auth=None,
+    response=ReceivedOut,
+    openapi_extra=WEBHOOK_OPENAPI,
+    summary="Stripe webhook",
+)
+def stripe_webhook(request: HttpRequest):
+    """Stripe's events: verified, stored once, processed once; 200 once stored."""
+    services.provider_event_receive(
+        payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+    )
+    return {"received": True}

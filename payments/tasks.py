@@ -39,3 +39,9 @@ def payments_authorise_due() -> int:
     for payment_id in due:
         payment_authorise_off_session.delay(payment_id)
     return len(due)
+
+
+@shared_task(name="payments.provider_events_process")
+def provider_events_process() -> int:
+    """Stored Stripe events not processed yet (Stripe was away): retried with backoff."""
+    return services.provider_events_process()

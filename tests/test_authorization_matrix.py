@@ -23,7 +23,12 @@ from payments.services import credit_grant
 from tests.helpers import PASSWORD, assert_error, next_free_start
 
 MISSING = 999_999
-OPEN_ENDPOINTS = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/token")}
+OPEN_ENDPOINTS = {
+    ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/auth/token"),
+    # Stripe's: its signature is the proof, a token is neither needed nor enough.
+    ("POST", "/api/v1/payments/stripe/webhook"),
+}
 CALLERS = ("S", "I", "S2", "I2", "A")
 OUTSIDERS = ("S2", "I2", "A")
 EVERYONE_OK = dict.fromkeys(CALLERS, 200)
@@ -115,6 +120,9 @@ def rows(ctx):
         # with students who booked them (I2 and S: 404), admins have none (403).
         row("POST", "/api/v1/conversations", {"A": 403, "I2": 404, "S": 200, "I": 200, "S2": 201},
             body=lambda who: {"participant_id": ctx["partner"][who].pk}),
+        # payments: a token is no signature (payments/tests/test_webhooks.py signs).
+        row("POST", "/api/v1/payments/stripe/webhook", dict.fromkeys(CALLERS, 400),
+            body={"id": "evt_1", "type": "x", "data": {"object": {}}}),
         # Last: it changes every caller's password.
         row("POST", "/api/v1/auth/password", dict.fromkeys(CALLERS, 204),
             body={"current_password": PASSWORD, "new_password": "another-long-pass-42"}),

@@ -234,6 +234,7 @@ CELERY_BEAT_SCHEDULE = {
         ("bookings.reminders_send", 300),
         ("bookings.booking_payments_settle", 900),
         ("payments.payments_authorise_due", 900),
+        ("payments.provider_events_process", 300),
         ("chat.offline_notices_send", 60),
         ("conventions.emails_send", 30),
         ("conventions.emails_prune", 3600),

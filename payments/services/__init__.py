@@ -12,6 +12,11 @@ from payments.services.intents import (
 )
 from payments.services.outcomes import payment_handler_register
 from payments.services.payouts import payout_account_refresh, payout_onboarding_start
+from payments.services.webhooks import (
+    provider_event_process,
+    provider_event_receive,
+    provider_events_process,
+)
 
 __all__ = [
     "credit_balance",
@@ -29,4 +34,7 @@ __all__ = [
     "payment_sync",
     "payout_account_refresh",
     "payout_onboarding_start",
+    "provider_event_process",
+    "provider_event_receive",
+    "provider_events_process",
 ]
