@@ -37,7 +37,7 @@ MOVES: dict[str, set[str]] = {
         PaymentState.RELEASED,
         PaymentState.FAILED,
     },
-    PaymentState.FAILED: {PaymentState.REQUIRES_PAYMENT, PaymentState.AUTHORIZED},
+    PaymentState.FAILED: set(),  # refused at booking: the booking ended with it
     PaymentState.AUTHORIZED: {PaymentState.CAPTURED, PaymentState.RELEASED},
     PaymentState.CAPTURED: {PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED},
     PaymentState.PARTIALLY_REFUNDED: {PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED},
