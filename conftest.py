@@ -10,6 +10,7 @@ from accounts.models import User
 from accounts.services import token_create, user_create
 from config.celery import app as celery_app
 from conventions import ratelimit
+from payments import backends
 from tests.helpers import PASSWORD, ApiClient, Client
 from tests.smtp import SmtpServer
 from tests.stripe_fake import SECRET_KEY, LocalStripe, RecordingStripe
@@ -215,3 +216,18 @@ def recording_stripe(settings):
     yield server
     server.stop()
     payment_backend.cache_clear()
+
+
+@pytest.fixture
+def provider(settings, monkeypatch):
+    """Put a stand-in payment provider (a backend class) behind the payments interface;
+    everything of ours around it runs for real."""
+
+    def use(backend_class):
+        path = f"{backend_class.__module__}.{backend_class.__qualname__}"
+        monkeypatch.setitem(backends.BACKENDS, backend_class.name, path)
+        settings.PAYMENTS_BACKEND = backend_class.name
+        backends.payment_backend.cache_clear()
+
+    yield use
+    backends.payment_backend.cache_clear()

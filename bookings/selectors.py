@@ -23,12 +23,7 @@ from bookings.models import (
     Service,
 )
 from conventions.errors import Conflict, Invalid, NotFound
-from conventions.pagination import (
-    id_cursor_decode,
-    id_cursor_encode,
-    moment_cursor_decode,
-    moment_cursor_encode,
-)
+from conventions.pagination import id_cursor_decode, id_cursor_encode, moment_page
 from conventions.times import iso_z
 from conventions.timezones import is_valid_timezone
 
@@ -303,17 +298,9 @@ def booking_list(
     *, user: User, status: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Booking], str | None]:
     """The user's bookings by start time, oldest first, optionally of one status."""
-    bookings = _bookings_of(user).order_by("start", "id")
+    bookings = _bookings_of(user)
     if status:
         if status not in BookingStatus.values:
             raise Invalid("Unknown status.", details={"status": "unknown"})
         bookings = bookings.filter(status=status)
-    if cursor:
-        after_start, after_id = moment_cursor_decode(cursor)
-        bookings = bookings.filter(Q(start__gt=after_start) | Q(start=after_start, pk__gt=after_id))
-    page = list(bookings[: limit + 1])
-    next_cursor = None
-    if len(page) > limit:
-        last = page[limit - 1]
-        next_cursor = moment_cursor_encode(last.start, last.pk)
-    return page[:limit], next_cursor
+    return moment_page(bookings, cursor=cursor, limit=limit, moment="start", newest_first=False)

@@ -2,14 +2,14 @@
 
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 
 from accounts.models import User
 from bookings.models import Booking
 from chat.models import Conversation, Message, Participant
 from chat.shapes import conversation_data, lesson_data
 from conventions.errors import NotFound
-from conventions.pagination import moment_cursor_decode, moment_cursor_encode
+from conventions.pagination import moment_page
 
 BOOKINGS_SHOWN = 10
 
@@ -105,25 +105,17 @@ def conversation_list(
     A page costs three queries whatever its length: the user's places, the pairs'
     lessons and the unread total.
     """
-    places = (
-        Participant.objects.filter(user=user)
-        .select_related(
-            "conversation__student", "conversation__instructor", "conversation__last_message"
-        )
-        .order_by("-conversation__updated_at", "-conversation_id")
+    places = Participant.objects.filter(user=user).select_related(
+        "conversation__student", "conversation__instructor", "conversation__last_message"
     )
-    if cursor:
-        at, before_id = moment_cursor_decode(cursor)
-        places = places.filter(
-            Q(conversation__updated_at__lt=at)
-            | Q(conversation__updated_at=at, conversation_id__lt=before_id)
-        )
-    page = list(places[: limit + 1])
-    next_cursor = None
-    if len(page) > limit:
-        last = page[limit - 1].conversation
-        next_cursor = moment_cursor_encode(last.updated_at, last.pk)
-    page = page[:limit]
+    page, next_cursor = moment_page(
+        places,
+        cursor=cursor,
+        limit=limit,
+        moment="conversation__updated_at",
+        pk="conversation_id",
+        newest_first=True,
+    )
     lessons = _lessons_of_pairs([p.conversation for p in page])
     items = [
         conversation_data(

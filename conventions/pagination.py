@@ -8,9 +8,11 @@ cursor is a 422, never an error deep inside a query.
 import base64
 import binascii
 from datetime import datetime
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 import orjson
+from django.db.models import Model, Q, QuerySet
 from ninja import Query
 
 from conventions.errors import Invalid
@@ -77,3 +79,37 @@ def moment_cursor_encode(moment: datetime, pk: int) -> str:
 def moment_cursor_decode(cursor: str) -> tuple[datetime, int]:
     moment_iso, pk = _decode(cursor, length=2)
     return _moment(moment_iso), _object_id(pk)
+
+
+Row = TypeVar("Row", bound=Model)
+
+
+def moment_page(
+    rows: QuerySet[Row],
+    *,
+    cursor: str | None,
+    limit: int,
+    moment: str,
+    pk: str = "pk",
+    newest_first: bool,
+) -> tuple[list[Row], str | None]:
+    """One page of a list ordered by a time, then an id (keyset pagination): stable while
+    rows are added, and as cheap on the last page as on the first.
+
+    `moment` and `pk` are field paths (`conversation__updated_at`), read back from the
+    page's last row to make the next cursor.
+    """
+    order = (f"-{moment}", f"-{pk}") if newest_first else (moment, pk)
+    rows = rows.order_by(*order)
+    if cursor:
+        at, last_id = moment_cursor_decode(cursor)
+        beyond = "lt" if newest_first else "gt"
+        rows = rows.filter(
+            Q(**{f"{moment}__{beyond}": at}) | Q(**{moment: at, f"{pk}__{beyond}": last_id})
+        )
+    page = list(rows[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    last = page[limit - 1]
+    read = attrgetter(moment.replace("__", ".")), attrgetter(pk.replace("__", "."))
+    return page[:limit], moment_cursor_encode(read[0](last), read[1](last))

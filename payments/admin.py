@@ -23,6 +23,19 @@ from payments.models import (
 from payments.services.intents import RELEASABLE
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """What the provider or the ledger decides: shown to staff, never edited by hand."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
     list_display = (
@@ -176,7 +189,7 @@ class CreditEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(PayoutAccount)
-class PayoutAccountAdmin(admin.ModelAdmin):
+class PayoutAccountAdmin(ReadOnlyAdmin):
     list_display = ("user", "account_id", "charges_enabled", "payouts_enabled",
                     "details_submitted", "updated_at")  # fmt: skip
     list_filter = ("charges_enabled", "payouts_enabled", "details_submitted")
@@ -184,18 +197,9 @@ class PayoutAccountAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     readonly_fields = [f.name for f in PayoutAccount._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(admin.ModelAdmin):
+class ProviderEventAdmin(ReadOnlyAdmin):
     """Stripe's events as received: read-only; "process again" re-reads their objects."""
 
     list_display = ("type", "event_id", "received_at", "processed_at", "attempts", "last_error")
@@ -204,15 +208,6 @@ class ProviderEventAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     readonly_fields = [f.name for f in ProviderEvent._meta.fields]
     actions = ["process_again"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_process_permission(self, request) -> bool:
         """Re-processing writes (payments, bookings): it takes the right to change events."""

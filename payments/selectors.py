@@ -3,9 +3,9 @@
 Every read is scoped to one user id: nobody else's ledger can be reached from here.
 """
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 
-from conventions.pagination import moment_cursor_decode, moment_cursor_encode
+from conventions.pagination import moment_page
 from payments.models import CreditEntry
 
 
@@ -24,13 +24,10 @@ def credit_entry_list(
     *, user_id: int, cursor: str | None, limit: int
 ) -> tuple[list[CreditEntry], str | None]:
     """The user's ledger entries, newest first; the cursor is where the last page ended."""
-    entries = CreditEntry.objects.filter(user_id=user_id).order_by("-created_at", "-id")
-    if cursor:
-        before, before_id = moment_cursor_decode(cursor)
-        entries = entries.filter(Q(created_at__lt=before) | Q(created_at=before, pk__lt=before_id))
-    page = list(entries[: limit + 1])
-    next_cursor = None
-    if len(page) > limit:
-        last = page[limit - 1]
-        next_cursor = moment_cursor_encode(last.created_at, last.pk)
-    return page[:limit], next_cursor
+    return moment_page(
+        CreditEntry.objects.filter(user_id=user_id),
+        cursor=cursor,
+        limit=limit,
+        moment="created_at",
+        newest_first=True,
+    )

@@ -9,7 +9,6 @@ import pytest
 from bookings.models import Booking
 from bookings.selectors import is_free_slot
 from conventions.times import iso_z
-from payments import backends
 from payments.backends import DevBackend, PaymentError, ProviderPayment
 from payments.models import PaymentState
 from tests.helpers import assert_error, events_on, next_free_start
@@ -31,18 +30,6 @@ class ActionBackend(DevBackend):
         return ProviderPayment(
             PaymentState.REQUIRES_PAYMENT, intent_id="pi_1", client_secret="pi_1_secret"
         )
-
-
-@pytest.fixture
-def provider(settings, monkeypatch):
-    def use(backend_class):
-        monkeypatch.setitem(backends.BACKENDS, backend_class.name,
-                            f"{__name__}.{backend_class.__name__}")  # fmt: skip
-        settings.PAYMENTS_BACKEND = backend_class.name
-        backends.payment_backend.cache_clear()
-
-    yield use
-    backends.payment_backend.cache_clear()
 
 
 def book(api, token, service):

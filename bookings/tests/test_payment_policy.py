@@ -17,7 +17,6 @@ from bookings.due import payment_hold_lapsed
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import is_free_slot
 from conventions.models import OutgoingEmail
-from payments import backends
 from payments import tasks as payment_tasks
 from payments.backends import DevBackend, PaymentError, ProviderPayment
 from payments.models import CreditReason, Payment, PaymentState
@@ -25,18 +24,6 @@ from payments.services import credit_balance, credit_grant
 from tests.helpers import events_on, last_seq, next_free_start, on_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def provider(settings, monkeypatch):
-    def use(backend_class):
-        monkeypatch.setitem(backends.BACKENDS, backend_class.name,
-                            f"{__name__}.{backend_class.__name__}")  # fmt: skip
-        settings.PAYMENTS_BACKEND = backend_class.name
-        backends.payment_backend.cache_clear()
-
-    yield use
-    backends.payment_backend.cache_clear()
 
 
 def book(service, student, *, days_ahead: int = 1) -> Booking:
@@ -56,13 +43,7 @@ def test_a_late_cancellation_by_the_student_captures_the_share_and_releases_the_
 ):
     settings.BOOKINGS_LATE_CANCELLATION_CAPTURE_PERCENT = 50
     booking = book(service, student)  # tomorrow: within the 24 free hours only if close
-    soon = timezone.now() + timedelta(hours=3)
-    Booking.objects.filter(pk=booking.pk).update(
-        start=soon,
-        end=soon + timedelta(hours=1),
-        hold_start=soon,
-        hold_end=soon + timedelta(hours=1),
-    )
+    make_late(booking)
     seq = last_seq(f"user:{student.pk}")
     cancelled = services.booking_cancel(user=student, booking_id=booking.pk, reason="ill")
     assert cancelled.payment.status == PaymentState.CAPTURED
