@@ -180,6 +180,7 @@ def test_a_booking_shows_live_everywhere_and_a_cancel_brings_the_time_back(
     expect(teacher_page.locator("#week .lesson")).to_contain_text("Piano · Stu 1")
     expect(slot(teacher_page, start)).to_have_count(0)
     expect(slot(other, start)).to_have_count(0)
+    expect(slot(booker, start)).to_have_count(0)
     keep(booker, tmp_path, "student-calendar")
     keep(teacher_page, tmp_path, "instructor-calendar")
 
