@@ -155,6 +155,17 @@ def token_login(*, email: str, password: str, client_address: str = "") -> tuple
     Refused (429) before any hashing once the account or the address has used up
     its failed attempts.
     """
+    user = password_check(email=email, password=password, client_address=client_address)
+    _, token = token_create(user=user, name="login")
+    return user, token
+
+
+def password_check(*, email: str, password: str, client_address: str = "") -> User:
+    """The active user with this e-mail and password; one answer for every failure.
+
+    Shared by the token login and the page's session sign-in, so both draw on the same
+    failed-attempt limits (429 before any hashing once used up).
+    """
     throttle.login_check(email=email or "", address=client_address)
     user = User.objects.filter(email=(email or "").strip().lower()).first()
     if user is None:
@@ -165,8 +176,7 @@ def token_login(*, email: str, password: str, client_address: str = "") -> tuple
     if not user.check_password(password) or not user.is_active:
         throttle.login_failed(email=email or "", address=client_address)
         raise Unauthorized("Wrong e-mail or password.")
-    _, token = token_create(user=user, name="login")
-    return user, token
+    return user
 
 
 def token_authenticate(*, token: str) -> User | None:

@@ -1,6 +1,6 @@
 """The bookings REST router: validate, call one service or selector, answer."""
 
-from ninja import Header, Router, Status
+from ninja import Header, Query, Router, Status
 
 from accounts.auth import AuthedRequest
 from bookings import selectors, services
@@ -36,9 +36,14 @@ router = Router(tags=["bookings"])
 
 
 @router.get("/instructors", response=InstructorPage)
-def instructor_list(request: AuthedRequest, cursor: str | None = None, limit: int = Limit):
-    """Instructors with their active services, in a stable order."""
-    page, next_cursor = selectors.instructor_list(cursor=cursor, limit=limit)
+def instructor_list(
+    request: AuthedRequest,
+    cursor: str | None = None,
+    limit: int = Limit,
+    q: str = Query("", max_length=100),
+):
+    """Instructors with their active services, in a stable order; `q` searches names."""
+    page, next_cursor = selectors.instructor_list(cursor=cursor, limit=limit, q=q)
     return {"items": [instructor_data(u) for u in page], "next_cursor": next_cursor}
 
 

@@ -263,8 +263,18 @@ def _instructors() -> QuerySet[User]:
     )
 
 
-def instructor_list(*, cursor: str | None, limit: int) -> tuple[list[User], str | None]:
+def instructor_list(
+    *, cursor: str | None, limit: int, q: str = ""
+) -> tuple[list[User], str | None]:
+    """Instructors by id; `q` keeps those whose name or an active service's name has it."""
     instructors = _instructors()
+    if q.strip():
+        term = q.strip()
+        named = Q(name__icontains=term) | Q(
+            instructor_profile__services__is_active=True,
+            instructor_profile__services__name__icontains=term,
+        )
+        instructors = instructors.filter(named).distinct()
     if cursor:
         after_id = id_cursor_decode(cursor)
         instructors = instructors.filter(pk__gt=after_id)

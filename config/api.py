@@ -12,7 +12,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.api import router as accounts_router
-from accounts.auth import TokenAuth
+from accounts.auth import SessionAuthWithCsrf, TokenAuth
 from bookings.api import router as bookings_router
 from chat.api import router as chat_router
 from conventions.errors import (
@@ -30,7 +30,8 @@ api = NinjaAPI(
     title="Lessons hub API",
     version="1",
     urls_namespace="api-v1",
-    auth=TokenAuth(),
+    # Bearer clients as before; the page at `/` by its session cookie and CSRF token.
+    auth=[TokenAuth(), SessionAuthWithCsrf()],
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
@@ -80,7 +81,8 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 
 @api.exception_handler(AuthenticationError)
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    response = error_response(request, 401, "unauthorized", "A valid bearer token is required.")
+    message = "A valid bearer token (or the page's signed-in session) is required."
+    response = error_response(request, 401, "unauthorized", message)
     response["WWW-Authenticate"] = "Bearer"
     return response
 

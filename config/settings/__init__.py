@@ -297,12 +297,18 @@ PORT = int(os.environ.get("PORT", "8000"))
 # A TLS-terminating proxy (nginx, a load balancer) is in front and sets X-Forwarded-Proto.
 BEHIND_PROXY = env_bool("BEHIND_PROXY", default=False)
 # The Content-Security-Policy of every HTML page (the admin, the API docs, the app).
+# Stripe.js (the app's card step) is allowed only when a publishable key says it is used:
+# its script and frames from js.stripe.com, its calls to api.stripe.com.
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
+_STRIPE_JS = "https://js.stripe.com" if STRIPE_PUBLISHABLE_KEY else ""
+_STRIPE_API = "https://api.stripe.com" if STRIPE_PUBLISHABLE_KEY else ""
 CONTENT_SECURITY_POLICY = os.environ.get(
     "CONTENT_SECURITY_POLICY",
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; "
+    f"default-src 'self'; script-src 'self' {_STRIPE_JS}; style-src 'self' 'unsafe-inline'; "
+    f"img-src 'self' data:; connect-src 'self' ws: wss: {_STRIPE_API}; "
+    f"frame-src 'self' {_STRIPE_JS}; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-)
+).replace(" ;", ";")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
