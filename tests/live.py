@@ -1,6 +1,7 @@
 """Start real servers (daphne, Celery) as child processes for end-to-end tests."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -129,3 +130,12 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
+
+
+def screenshot_publish(path: Path, name: str) -> None:
+    """Copy a browser test's screenshot into docs/screenshots when asked to
+    (`UPDATE_SCREENSHOTS=1 make test`), so a plain run leaves the checkout clean."""
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        folder = ROOT / "docs" / "screenshots"
+        folder.mkdir(exist_ok=True)
+        shutil.copyfile(path, folder / f"{name}.png")

@@ -20,7 +20,7 @@ from chat.services import conversation_open, message_send, send_rate
 from conventions.errors import RateLimited
 from conventions.ratelimit import take
 from tests.helpers import PASSWORD
-from tests.live import daphne_command, free_port, server_env, wait_for_http
+from tests.live import daphne_command, free_port, screenshot_publish, server_env, wait_for_http
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -235,8 +235,7 @@ def test_two_people_chat_live_with_badges_typing_ticks_edit_and_delete(
         "() => getComputedStyle(document.querySelector('.chat-msg.chat-mine')).backgroundColor"
     )
     assert colours not in ("rgba(0, 0, 0, 0)", "")  # chat.css applied under the CSP
-    (ROOT / "docs" / "screenshots").mkdir(exist_ok=True)
-    shutil.copy(shot, ROOT / "docs" / "screenshots" / "chat.png")
+    screenshot_publish(shot, "chat")
 
     # A refusal of the server comes back in words, with a retry: Ida is over the send rate
     # (her bucket, shared by every server process, emptied from here).

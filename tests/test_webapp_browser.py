@@ -17,7 +17,15 @@ from playwright.sync_api import expect, sync_playwright
 from accounts.services import user_create
 from bookings.services import availability_replace, service_create
 from tests.helpers import PASSWORD
-from tests.live import ROOT, daphne_command, free_port, server_env, stop, wait_for_http
+from tests.live import (
+    ROOT,
+    daphne_command,
+    free_port,
+    screenshot_publish,
+    server_env,
+    stop,
+    wait_for_http,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -27,7 +35,6 @@ pytestmark = [
     ),
 ]
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -141,12 +148,12 @@ def not_blank(png: bytes) -> bool:
 
 
 def keep(page, tmp_path: Path, name: str) -> None:
-    """A screenshot in the run's artifacts, copied to docs/screenshots, checked non-blank."""
+    """A screenshot in the run's artifacts, checked non-blank (and put in docs/screenshots
+    with UPDATE_SCREENSHOTS=1)."""
     path = tmp_path / f"{name}.png"
     page.screenshot(path=path, full_page=True)
     assert not_blank(path.read_bytes()), name
-    SCREENSHOTS.mkdir(exist_ok=True)
-    shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+    screenshot_publish(path, name)
 
 
 def test_a_booking_shows_live_everywhere_and_a_cancel_brings_the_time_back(
@@ -156,8 +163,7 @@ def test_a_booking_shows_live_everywhere_and_a_cancel_brings_the_time_back(
     shot = tmp_path / "signin.png"
     teacher_page = sign_in(browser, server, "ida@example.com", shot=shot)
     assert not_blank(shot.read_bytes())
-    SCREENSHOTS.mkdir(exist_ok=True)
-    shutil.copyfile(shot, SCREENSHOTS / "signin.png")
+    screenshot_publish(shot, "signin")
     booker = sign_in(browser, server, first.email)
     other = sign_in(browser, server, second.email)
 
