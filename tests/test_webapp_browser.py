@@ -36,7 +36,6 @@ pytestmark = [
 ]
 
 
-
 @pytest.fixture(scope="module")
 def playwright():
     """One Playwright per module; Django is told the loop is Playwright's (see
