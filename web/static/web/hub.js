@@ -58,7 +58,7 @@ export class Hub {
     this.closeCode = null;
     /** Events dropped for a seq already seen; the server owes none, so it stays 0. */
     this.duplicates = 0;
-    /** topic -> {seq, epoch, presence, onEvent, onResync}: where to resume from. */
+    /** topic -> {seq, epoch, presence, listeners}: where to resume from, and who is told. */
     this.topics = new Map();
     this._ws = null;
     this._ref = 0;
@@ -122,16 +122,18 @@ export class Hub {
    * cannot replay what was missed (`recovered: false` on a resubscription: another
    * epoch, past retention or the replay limit), `onResync(topic, reply)` is called
    * before any later event of the topic: reload that topic's state over REST.
-   * Subscribing again to a followed topic only replaces the callbacks.
+   * Several parts of a page may follow one topic: each call adds its callbacks, and
+   * every one of them gets every event (the topic is subscribed on the socket once).
    * @returns {Promise<object>} the subscribe reply's data.
    */
   async subscribe(topic, onEvent, { onResync = () => {}, timeout } = {}) {
+    const listener = { onEvent, onResync };
     const known = this.topics.get(topic);
     if (known) {
-      Object.assign(known, { onEvent, onResync });
+      known.listeners.add(listener);
       return this.request("subscribe", { topic }, { timeout });
     }
-    const position = { seq: 0, epoch: null, presence: [], onEvent, onResync };
+    const position = { seq: 0, epoch: null, presence: [], listeners: new Set([listener]) };
     try {
       return await this._subscribe(topic, position, timeout);
     } catch (error) {
@@ -140,8 +142,16 @@ export class Hub {
     }
   }
 
-  /** Stop following a topic; its late events are dropped at once. */
-  unsubscribe(topic) {
+  /** Stop following a topic: the callbacks given with `onEvent`, or all of them. The
+   *  socket unsubscribes once nobody follows it; its late events are dropped at once. */
+  unsubscribe(topic, onEvent) {
+    const position = this.topics.get(topic);
+    if (position && onEvent) {
+      for (const listener of position.listeners) {
+        if (listener.onEvent === onEvent) position.listeners.delete(listener);
+      }
+      if (position.listeners.size) return Promise.resolve({});
+    }
     this.topics.delete(topic);
     return this.request("unsubscribe", { topic });
   }
@@ -160,7 +170,7 @@ export class Hub {
     const onReply = (data) => {
       if (!data.recovered) {
         position.seq = data.seq; // carry on from here: older seqs mean nothing now
-        if (resuming) position.onResync(topic, data);
+        if (resuming) for (const listener of position.listeners) listener.onResync(topic, data);
       }
       position.epoch = data.epoch;
       position.presence = data.presence || [];
@@ -266,10 +276,12 @@ export class Hub {
         position.seq = frame.seq;
       }
       const { topic, type, data, ts, seq } = frame;
-      try {
-        position.onEvent({ topic, type, data, ts, seq });
-      } catch (error) {
-        console.error("hub.js: an onEvent callback failed", error); // never stop the stream
+      for (const listener of position.listeners) {
+        try {
+          listener.onEvent({ topic, type, data, ts, seq });
+        } catch (error) {
+          console.error("hub.js: an onEvent callback failed", error); // never stop the stream
+        }
       }
     } else if (frame.op === "error") {
       console.warn("hub.js: the server refused a frame", frame.error);
