@@ -229,3 +229,29 @@ def test_signing_out_shows_the_form_again(browser, server, people):
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_label("E-mail")).to_be_visible()
     page.context.close()
+
+
+def test_in_the_page_a_student_messages_the_instructor_and_both_chat_live(browser, server, people):
+    """The chat panel mounted in the real page beside the calendar (both follow user:)."""
+    assert people  # Ida, her lesson and two students exist
+    student = sign_in(browser, server, "s1@example.com")
+    student.get_by_label("Find an instructor (name or lesson)").fill("Ida")
+    student.get_by_role("button", name="Search").click()
+    student.get_by_role("button", name="Message Ida Keys").click()
+    expect(student.locator(".chat-thread h3")).to_have_text("Ida Keys")
+    teacher = sign_in(browser, server, "ida@example.com")
+    box = student.locator(".chat-compose textarea")
+    box.fill("Hello from the calendar page")
+    box.press("Enter")
+    expect(teacher.locator(".chat-badge")).to_have_text("1")
+    teacher.locator(".chat-item").click()
+    expect(teacher.locator(".chat-msg .chat-body")).to_have_text(["Hello from the calendar page"])
+    expect(student.locator(".chat-tick")).to_have_text([" ✓✓"])
+    reply = teacher.locator(".chat-compose textarea")
+    reply.fill("Hi Stu!")
+    reply.press("Enter")
+    expect(student.locator(".chat-msg .chat-body")).to_have_text(
+        ["Hello from the calendar page", "Hi Stu!"]
+    )
+    for page in (student, teacher):
+        page.context.close()

@@ -24,11 +24,16 @@ export function mountStudent(root, { hub, me, stripeKey }) {
   const instructorList = el("ul", { id: "instructors", class: "choices" });
   const serviceSelect = el("select", { id: "service", onchange: () => loadSlots() });
   const placeSelect = el("select", { id: "location" });
+  // Talk to the instructor on show, in the chat panel beside the calendar.
+  const messageError = errorBox("message-error");
+  const messageButton = el("button", { type: "button", id: "message-button", hidden: true, onclick: () => message() });
+  const messageRow = el("div", { class: "row" }, messageButton, messageError);
   const finder = el("form", { id: "find", role: "search", onsubmit: (e) => { e.preventDefault(); search(); } },
     el("label", { for: "q" }, "Find an instructor (name or lesson)"),
     el("div", { class: "row" }, q, findButton), findError, instructorList,
     el("div", { class: "row" }, el("label", { for: "service" }, "Lesson"), serviceSelect),
     el("div", { class: "row" }, el("label", { for: "location" }, "Where"), placeSelect),
+    messageRow,
   );
 
   const weekError = errorBox("week-error");
@@ -45,6 +50,14 @@ export function mountStudent(root, { hub, me, stripeKey }) {
     el("section", { "aria-labelledby": "lessons-title" },
       el("h2", { id: "lessons-title" }, "My lessons"), credits, lessons.root),
   );
+
+  async function message() {
+    await busy(messageButton, messageError, async () => {
+      const chat = await import("./chat.js");
+      await chat.openConversationWith(state.instructor.id);
+      document.getElementById("chat")?.scrollIntoView({ block: "nearest" });
+    });
+  }
 
   async function search() {
     await busy(findButton, findError, async () => {
@@ -66,6 +79,8 @@ export function mountStudent(root, { hub, me, stripeKey }) {
 
   function choose(instructor, serviceId = null) {
     state.instructor = instructor;
+    messageButton.textContent = `Message ${instructor.name}`;
+    messageButton.hidden = false;
     serviceSelect.replaceChildren(...instructor.services.map((s) => el("option", { value: s.id },
       `${s.name}, ${s.duration_minutes} min, ${money(s.price_cents, s.currency)}`)));
     if (serviceId) serviceSelect.value = String(serviceId);
