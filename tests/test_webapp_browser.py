@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from accounts.models import User
 from accounts.services import user_create
 from bookings.services import availability_replace, service_create
+from chat.models import Conversation
+from chat.services import message_send
 from tests.helpers import PASSWORD
 from tests.live import (
     ROOT,
@@ -253,5 +256,22 @@ def test_in_the_page_a_student_messages_the_instructor_and_both_chat_live(browse
     expect(student.locator(".chat-msg .chat-body")).to_have_text(
         ["Hello from the calendar page", "Hi Stu!"]
     )
+
+    # The server restarts while both pages are open; a message stored meanwhile (by
+    # another process: here the test's own) reaches both pages once they reconnect, once.
+    server.stop()
+    expect(student.locator("#banner")).to_be_visible()
+    teacher_user = User.objects.get(email="ida@example.com")
+    conversation = Conversation.objects.get()
+    message_send(user=teacher_user, conversation_id=conversation.pk,
+                 body="Sent while you were away", client_id="away-1")  # fmt: skip
+    server.start()
+    expect(student.locator("#banner")).to_be_hidden(timeout=15_000)
+    everything = ["Hello from the calendar page", "Hi Stu!", "Sent while you were away"]
+    for page in (student, teacher):
+        expect(page.locator(".chat-msg .chat-body")).to_have_text(everything, timeout=15_000)
+    reply.fill("Back online")
+    reply.press("Enter")
+    expect(student.locator(".chat-msg .chat-body")).to_have_text([*everything, "Back online"])
     for page in (student, teacher):
         page.context.close()
