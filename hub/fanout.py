@@ -193,6 +193,14 @@ class Fanout:
                     await self._leave_group(topic)
                     raise
                 state.topic_id, state.last_seq, state.epoch = row.pk, row.last_seq, row.epoch
+        elif state.last_seq is None:
+            # Its first attach is still reading the position. Waiting for it matters: a
+            # replay read before that position could end below it, and the fast-path
+            # copies between the two are dropped as delivered once the position is set.
+            async with state.lock:
+                pass
+            if self.topics.get(topic) is not state:  # that attach failed: start afresh
+                return await self.attach(topic, connection)
         subscription = Subscription(connection)
         gc_schedule.note_growth()
         state.subscriptions.add(subscription)
