@@ -1,9 +1,11 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils import timezone
 
 from accounts import services
-from accounts.models import ApiToken, Role, User
+from accounts.models import ApiToken, Invite, Role, User
 
 
 def _role_action(role: str):
@@ -72,3 +74,48 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for api_token in queryset:
             services.token_revoke(api_token=api_token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
+
+
+class InviteForm(forms.ModelForm):
+    """Refuses here what invite_create would refuse, so the admin shows it on the form."""
+
+    role = forms.ChoiceField(choices=[(Role.STUDENT, "Student"), (Role.INSTRUCTOR, "Instructor")])
+
+    class Meta:
+        model = Invite
+        fields = ["email", "role", "uses_allowed", "expires_at"]
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError("Must be in the future.")
+        return expires_at
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    """Staff create invites here; the code is shown once, in the message after saving."""
+
+    list_display = ["prefix", "email", "role", "uses_spent", "uses_allowed", "expires_at",
+                    "created_by", "created_at"]  # fmt: skip
+    list_filter = ["role"]
+    search_fields = ["email", "prefix"]
+    form = InviteForm
+    readonly_fields = ["prefix", "uses_spent", "created_by", "created_at"]
+    fields = ["email", "role", "uses_allowed", "expires_at", *readonly_fields]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        invite, code = services.invite_create(
+            created_by=request.user,
+            role=obj.role,
+            email=obj.email,
+            uses=obj.uses_allowed,
+            expires_at=obj.expires_at,
+        )
+        obj.pk = invite.pk
+        self.message_user(
+            request, f"New invite code (shown only now, copy it): {code}", level=messages.WARNING
+        )

@@ -4,6 +4,8 @@ from ninja import Router, Status
 from accounts import selectors, services
 from accounts.auth import AuthedRequest
 from accounts.schemas import (
+    InviteIn,
+    InviteOut,
     LoginIn,
     PasswordChangeIn,
     RegisterIn,
@@ -88,3 +90,28 @@ def password_change(request: AuthedRequest, payload: PasswordChangeIn):
 @router.get("/me", response=UserOut)
 def me(request: AuthedRequest):
     return request.auth
+
+
+@router.post("/invites", response={201: InviteOut})
+def invite_create(request: AuthedRequest, payload: InviteIn):
+    """Admins only: create a beta invite; its code is in this answer and nowhere else."""
+    invite, code = services.invite_create(
+        created_by=request.auth,
+        role=payload.role,
+        email=payload.email or "",
+        uses=payload.uses,
+        expires_at=payload.expires_at,
+    )
+    return Status(
+        201,
+        {
+            "id": invite.pk,
+            "code": code,
+            "email": invite.email or None,
+            "role": invite.role,
+            "uses": invite.uses_allowed,
+            "uses_spent": invite.uses_spent,
+            "expires_at": invite.expires_at,
+            "created_at": invite.created_at,
+        },
+    )

@@ -83,3 +83,41 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and self.expires_at > django_timezone.now()
+
+
+class Invite(models.Model):
+    """A beta invite: its code opens registration (see docs/invites.md).
+
+    Only the code's SHA-256 digest is stored; the code itself is shown once, on creation.
+    """
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)
+    # Blank: anyone holding the code; otherwise only this e-mail (stored lower-case).
+    email = models.EmailField(blank=True, default="")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
+    uses_allowed = models.PositiveIntegerField(default=1)
+    uses_spent = models.PositiveIntegerField(default=0, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invites_created"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=[Role.STUDENT, Role.INSTRUCTOR]),
+                name="invite_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(uses_allowed__gte=1), name="invite_uses_allowed_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(uses_spent__lte=models.F("uses_allowed")),
+                name="invite_uses_within_allowed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.role})"

@@ -2,20 +2,20 @@
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import throttle
-from accounts.models import ApiToken, Role, User
+from accounts.models import ApiToken, Invite, Role, User
 from accounts.selectors import tokens_live
-from conventions.errors import Conflict, Invalid, NotFound, Unauthorized
+from conventions.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from conventions.text import text_clean
 from conventions.timezones import is_valid_timezone
 
@@ -120,16 +120,102 @@ def user_register(
     role: str,
     timezone: str,
     client_address: str = "",
+    invite_code: str | None = None,
 ) -> tuple[User, str]:
-    """Self-service sign-up: students and instructors only; returns the user and a token."""
+    """Self-service sign-up: students and instructors only; returns the user and a token.
+
+    An invite code (required with REGISTRATION_REQUIRES_INVITE) is checked before the
+    password is hashed, then locked and spent in the transaction that creates the user;
+    the invite's role replaces the one asked for.
+    """
     if role not in (Role.STUDENT, Role.INSTRUCTOR):
         raise Invalid("Choose student or instructor.", details={"role": "not allowed"})
     throttle.registration_check(address=client_address)
+    invite_code = (invite_code or "").strip()
+    if not invite_code and settings.REGISTRATION_REQUIRES_INVITE:
+        raise Invalid("Registration is by invite only.", details={"invite_code": "required"})
+    if invite_code:
+        invite_check(invite=_invite_by_code(code=invite_code), email=email)
     user = user_prepare(email=email, password=password, name=name, role=role, timezone=timezone)
     with transaction.atomic():
+        if invite_code:
+            invite = invite_spend(code=invite_code, email=user.email)
+            role_assign(user=user, role=invite.role)
         user_save_new(user=user)
         _, token = token_create(user=user, name="register")
     return user, token
+
+
+INVITE_PREFIX = "inv_"
+
+
+def invite_create(
+    *,
+    created_by: User | None,
+    role: str,
+    email: str = "",
+    uses: int = 1,
+    expires_at: datetime | None = None,
+) -> tuple[Invite, str]:
+    """Staff only: a new invite and its code, returned here once and stored as a digest."""
+    if created_by is not None and created_by.role != Role.ADMIN:
+        raise Forbidden("Only staff create invites.")
+    errors: dict[str, str] = {}
+    if role not in (Role.STUDENT, Role.INSTRUCTOR):
+        errors["role"] = "must be student or instructor"
+    email = User.objects.normalize_email((email or "").strip()).lower()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = "Enter a valid e-mail address."
+    if uses < 1:
+        errors["uses"] = "must be at least 1"
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = "must be in the future"
+    if errors:
+        raise Invalid("Some fields are invalid.", details=errors)
+    code = INVITE_PREFIX + secrets.token_urlsafe(24)
+    invite = Invite.objects.create(
+        digest=token_digest(code),
+        prefix=code[:12],
+        email=email,
+        role=role,
+        uses_allowed=uses,
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    return invite, code
+
+
+def _invite_by_code(*, code: str, lock: bool = False) -> Invite | None:
+    invites = Invite.objects.select_for_update() if lock else Invite.objects
+    return invites.filter(digest=token_digest(code)).first()
+
+
+def invite_check(*, invite: Invite | None, email: str) -> Invite:
+    """The invite if `email` may register with it now; else 422 naming `invite_code`."""
+    if invite is None:
+        raise Invalid("This invite code cannot be used.", details={"invite_code": "unknown"})
+    reason = None
+    if invite.uses_spent >= invite.uses_allowed:
+        reason = "used up"
+    elif invite.expires_at is not None and invite.expires_at <= timezone.now():
+        reason = "expired"
+    elif invite.email and invite.email != (email or "").strip().lower():
+        reason = "for another e-mail"
+    if reason is not None:
+        raise Invalid("This invite code cannot be used.", details={"invite_code": reason})
+    return invite
+
+
+@transaction.atomic
+def invite_spend(*, code: str, email: str) -> Invite:
+    """Lock the invite row and spend one use; run inside the registration's transaction."""
+    invite = invite_check(invite=_invite_by_code(code=code, lock=True), email=email)
+    Invite.objects.filter(pk=invite.pk).update(uses_spent=F("uses_spent") + 1)
+    invite.uses_spent += 1
+    return invite
 
 
 def _token_lifetime() -> timedelta:

@@ -69,6 +69,9 @@ def rows(ctx):
         row("DELETE", "/api/v1/auth/tokens/{token_id}", hidden(I=404, S=204), obj=True),
         row("POST", "/api/v1/auth/logout", dict.fromkeys(CALLERS, 204)),
         row("DELETE", "/api/v1/auth/token", dict.fromkeys(CALLERS, 204)),
+        # Staff only: the admin creates invites, everyone else is refused.
+        row("POST", "/api/v1/invites", {"S": 403, "I": 403, "S2": 403, "I2": 403, "A": 201},
+            body={"role": "student"}),
         # instructors and their calendars
         row("GET", "/api/v1/instructors", EVERYONE_OK),
         row("GET", "/api/v1/instructors/{instructor_id}", EVERYONE_OK),

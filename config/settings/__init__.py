@@ -268,6 +268,9 @@ LOGIN_FAILURES_PER_ADDRESS = env_float("LOGIN_FAILURES_PER_ADDRESS", 30)
 LOGIN_FAILURES_WINDOW_SECONDS = env_float("LOGIN_FAILURES_WINDOW_SECONDS", 900)
 REGISTRATIONS_PER_ADDRESS = env_float("REGISTRATIONS_PER_ADDRESS", 100)
 REGISTRATIONS_WINDOW_SECONDS = env_float("REGISTRATIONS_WINDOW_SECONDS", 3600)
+# Sign-up needs a valid invite code (docs/invites.md); a code given without it is still
+# checked, spent and its role applied.
+REGISTRATION_REQUIRES_INVITE = env_bool("REGISTRATION_REQUIRES_INVITE", default=False)
 
 # --- Email ---------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
