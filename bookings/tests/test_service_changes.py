@@ -159,6 +159,10 @@ def test_a_retired_service_is_no_longer_offered_but_its_bookings_stay(
     assert_error(refused, 404, "not_found")
     kept = as_student.call("get", f"/api/v1/bookings/{made['id']}").json()
     assert kept["status"] == made["status"] and kept["price_cents"] == 4500
+    # It goes on as made: it can still be moved.
+    later = iso_z(next_free_start(service, days_ahead=3))
+    moved = as_student.call("post", f"/api/v1/bookings/{made['id']}/reschedule", {"start": later})
+    assert moved.status_code == 200 and moved.json()["start"] == later
     # Retired is gone for its owner too: neither changed nor retired again.
     changed = as_instructor.call("patch", path(service.pk), {"price_cents": 1})
     assert_error(changed, 404, "not_found")
