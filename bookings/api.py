@@ -3,7 +3,7 @@
 from ninja import Header, Query, Router, Status
 
 from accounts.auth import AuthedRequest
-from bookings import selectors, services
+from bookings import search, selectors, services
 from bookings.schemas import (
     AvailabilityIn,
     AvailabilityOut,
@@ -19,6 +19,7 @@ from bookings.schemas import (
     RescheduleIn,
     ServiceIn,
     ServiceOut,
+    ServicePatchIn,
     SlotsOut,
 )
 from bookings.shapes import (
@@ -41,9 +42,22 @@ def instructor_list(
     cursor: str | None = None,
     limit: int = Limit,
     q: str = Query("", max_length=100),
+    location_type: str | None = Query(None, max_length=40),
+    min_price_cents: int | None = Query(None, ge=0, le=100_000_000),
+    max_price_cents: int | None = Query(None, ge=0, le=100_000_000),
+    available_on: BoundedDate | None = None,
 ):
-    """Instructors with their active services, in a stable order; `q` searches names."""
-    page, next_cursor = selectors.instructor_list(cursor=cursor, limit=limit, q=q)
+    """Instructors with their active services, by id, narrowed by the catalogue's filters."""
+    page, next_cursor = search.instructor_search(
+        cursor=cursor,
+        limit=limit,
+        q=q,
+        location_type=location_type,
+        min_price_cents=min_price_cents,
+        max_price_cents=max_price_cents,
+        available_on=available_on,
+        tz=request.auth.timezone,
+    )
     return {"items": [instructor_data(u) for u in page], "next_cursor": next_cursor}
 
 
@@ -67,6 +81,23 @@ def service_create(request: AuthedRequest, payload: ServiceIn):
     fields = payload.dict()
     fields["location_types"] = [str(t.value) for t in payload.location_types]
     return Status(201, service_data(services.service_create(instructor=request.auth, **fields)))
+
+
+@router.patch("/instructors/me/services/{service_id}", response=ServiceOut)
+def service_update(request: AuthedRequest, service_id: ObjectId, payload: ServicePatchIn):
+    """Change some terms; bookings already made keep the terms they were made on."""
+    changes = payload.dict(exclude_unset=True)
+    if payload.location_types is not None:
+        changes["location_types"] = [str(t.value) for t in payload.location_types]
+    service = services.service_update(instructor=request.auth, service_id=service_id, **changes)
+    return service_data(service)
+
+
+@router.delete("/instructors/me/services/{service_id}", response={204: None})
+def service_retire(request: AuthedRequest, service_id: ObjectId):
+    """Retire a service: no longer offered or listed."""
+    services.service_retire(instructor=request.auth, service_id=service_id)
+    return Status(204, None)
 
 
 @router.get("/instructors/me/availability", response=AvailabilityOut)

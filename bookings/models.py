@@ -59,6 +59,12 @@ class Service(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # The catalogue's filters (bookings/search.py): an active service by price, and by
+        # the location sets that hold a location type.
+        indexes = [
+            models.Index(fields=["is_active", "price_cents"], name="service_active_price"),
+            models.Index(fields=["is_active", "location_types"], name="service_active_locations"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(location_types__in=LOCATION_SET_KEYS),

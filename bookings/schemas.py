@@ -79,6 +79,39 @@ class ServiceIn(Schema):
     slot_interval_minutes: int | None = Field(default=None, ge=5, le=720)
 
 
+class ServicePatchIn(Schema):
+    """Any terms of a service; fields left out stay as they are, and only
+    `slot_interval_minutes` may be null (slots then start every duration)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    duration_minutes: int | None = Field(default=None, ge=5, le=720)
+    price_cents: int | None = Field(default=None, ge=0, le=100_000_000)
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    location_types: list[LocationType] | None = Field(default=None, min_length=1, max_length=4)
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=240)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=240)
+    min_notice_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 90)
+    booking_window_days: int | None = Field(default=None, ge=1, le=365)
+    slot_interval_minutes: int | None = Field(default=None, ge=5, le=720)
+
+    @field_validator(
+        "name",
+        "duration_minutes",
+        "price_cents",
+        "currency",
+        "location_types",
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "min_notice_minutes",
+        "booking_window_days",
+    )
+    @classmethod
+    def not_null(cls, value):
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
 class ServiceOut(Schema):
     id: int
     name: str

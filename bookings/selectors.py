@@ -23,7 +23,7 @@ from bookings.models import (
     Service,
 )
 from conventions.errors import Conflict, Invalid, NotFound
-from conventions.pagination import id_cursor_decode, id_cursor_encode, moment_page
+from conventions.pagination import moment_page
 from conventions.times import iso_z
 from conventions.timezones import is_valid_timezone
 
@@ -253,7 +253,8 @@ def slots_between_dates(
     return free_slots(service=service, range_start=range_start, range_end=range_end)
 
 
-def _instructors() -> QuerySet[User]:
+def instructors_with_services() -> QuerySet[User]:
+    """Active instructors by id, with their active services prefetched."""
     services = Service.objects.filter(is_active=True).order_by("id")
     return (
         User.objects.filter(role=Role.INSTRUCTOR, is_active=True)
@@ -263,28 +264,8 @@ def _instructors() -> QuerySet[User]:
     )
 
 
-def instructor_list(
-    *, cursor: str | None, limit: int, q: str = ""
-) -> tuple[list[User], str | None]:
-    """Instructors by id; `q` keeps those whose name or an active service's name has it."""
-    instructors = _instructors()
-    if q.strip():
-        term = q.strip()
-        named = Q(name__icontains=term) | Q(
-            instructor_profile__services__is_active=True,
-            instructor_profile__services__name__icontains=term,
-        )
-        instructors = instructors.filter(named).distinct()
-    if cursor:
-        after_id = id_cursor_decode(cursor)
-        instructors = instructors.filter(pk__gt=after_id)
-    page = list(instructors[: limit + 1])
-    next_cursor = id_cursor_encode(page[limit - 1].pk) if len(page) > limit else None
-    return page[:limit], next_cursor
-
-
 def instructor_get(*, instructor_id: int) -> User:
-    instructor = _instructors().filter(pk=instructor_id).first()
+    instructor = instructors_with_services().filter(pk=instructor_id).first()
     if instructor is None:
         raise NotFound("No such instructor.")
     return instructor

@@ -75,7 +75,8 @@ def booking_data(booking: Booking, *, viewer_id: int) -> dict:
         "service": {
             "id": booking.service_id,
             "name": booking.service.name,
-            "duration_minutes": booking.service.duration_minutes,
+            # The lesson's own length: the service's may have changed since it was booked.
+            "duration_minutes": int((booking.end - booking.start).total_seconds() // 60),
         },
         "start": iso_z(booking.start),
         "end": iso_z(booking.end),

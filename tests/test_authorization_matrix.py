@@ -126,6 +126,13 @@ def rows(ctx):
         # payments: a token is no signature (payments/tests/test_webhooks.py signs).
         row("POST", "/api/v1/payments/stripe/webhook", dict.fromkeys(CALLERS, 400),
             body={"id": "evt_1", "type": "x", "data": {"object": {}}}),
+        # Only the owner (I) changes or retires a service; I2 finds none (404). Late: the
+        # retired service is no longer booked by the rows above.
+        row("PATCH", "/api/v1/instructors/me/services/{service_id}",
+            {"S": 403, "S2": 403, "A": 403, "I2": 404, "I": 200}, obj=True,
+            body={"price_cents": 5000}),
+        row("DELETE", "/api/v1/instructors/me/services/{service_id}",
+            {"S": 403, "S2": 403, "A": 403, "I2": 404, "I": 204}, obj=True),
         # Last: it changes every caller's password.
         row("POST", "/api/v1/auth/password", dict.fromkeys(CALLERS, 204),
             body={"current_password": PASSWORD, "new_password": "another-long-pass-42"}),
@@ -175,6 +182,7 @@ def world(make_user):
         "message_id": message.pk,
         "token_id": token_create(user=users["S"])[0].pk,
         "instructor_id": users["I"].pk,
+        "service_id": service.pk,
         "credit_entry_id": credit_grant(
             user_id=users["S"].pk, currency="EUR", amount_cents=500, reason=CreditReason.STAFF_GRANT
         ).pk,

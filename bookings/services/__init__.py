@@ -7,6 +7,8 @@ from bookings.services.catalog import (
     instructor_profile_ensure,
     instructor_profile_update,
     service_create,
+    service_retire,
+    service_update,
 )
 from bookings.services.lifecycle import (
     booking_cancel,
@@ -38,4 +40,6 @@ __all__ = [
     "instructor_profile_update",
     "reminders_send",
     "service_create",
+    "service_retire",
+    "service_update",
 ]

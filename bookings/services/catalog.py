@@ -1,6 +1,7 @@
 """Writes for instructor profiles, services and availability."""
 
 from datetime import date, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -18,7 +19,7 @@ from bookings.models import (
     location_set_key,
 )
 from bookings.selectors import local_day_bounds
-from conventions.errors import Forbidden, Invalid
+from conventions.errors import Forbidden, Invalid, NotFound
 from conventions.text import text_clean
 from conventions.timezones import is_valid_timezone
 
@@ -156,3 +157,74 @@ def availability_override_delete(*, instructor: User, day: date) -> None:
     if deleted:
         start, end = local_day_bounds(day, ZoneInfo(profile.timezone))
         availability_changed(instructor_id=profile.pk, start=start, end=end, reason="override")
+
+
+SERVICE_TERMS = (
+    "name",
+    "duration_minutes",
+    "price_cents",
+    "currency",
+    "location_types",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "min_notice_minutes",
+    "booking_window_days",
+    "slot_interval_minutes",
+)
+
+
+def _own_service(instructor: User, service_id: int) -> Service:
+    """The caller's active service, locked; anyone else's answers like a missing one."""
+    profile = instructor_profile_ensure(user=instructor)
+    service = (
+        Service.objects.select_for_update()
+        .filter(pk=service_id, instructor=profile, is_active=True)
+        .first()
+    )
+    if service is None:
+        raise NotFound("No such service.")
+    return service
+
+
+def _announce_service(service: Service, *, old_window_days: int, reason: str) -> None:
+    """Slots of this service may have moved anywhere in the longer of its old and new windows."""
+    now = timezone.now()
+    days = max(old_window_days, service.booking_window_days)
+    end = now + timedelta(days=days)
+    availability_changed(instructor_id=service.instructor_id, start=now, end=end, reason=reason)
+
+
+@transaction.atomic
+def service_update(*, instructor: User, service_id: int, **changes: Any) -> Service:
+    """Change some terms of a service. Bookings already made keep theirs: they copied the
+    price and currency, and their own start and end."""
+    unknown = set(changes) - set(SERVICE_TERMS)
+    if unknown:
+        raise Invalid("Unknown service fields.", details=dict.fromkeys(sorted(unknown), "unknown"))
+    service = _own_service(instructor, service_id)
+    old_window_days = service.booking_window_days
+    if "name" in changes:
+        changes["name"] = text_clean(changes["name"], field="name", max_length=120)
+        if not changes["name"]:
+            raise Invalid("A service needs a name.", details={"name": "may not be blank"})
+    if "currency" in changes:
+        changes["currency"] = changes["currency"].upper()
+    if "location_types" in changes:
+        changes["location_types"] = location_set_key(changes["location_types"])
+        if changes["location_types"] not in LOCATION_SET_KEYS:
+            raise Invalid("Unknown location types.", details={"location_types": "invalid"})
+    for field, value in changes.items():
+        setattr(service, field, value)
+    if changes:
+        service.save(update_fields=list(changes))
+        _announce_service(service, old_window_days=old_window_days, reason="service")
+    return service
+
+
+@transaction.atomic
+def service_retire(*, instructor: User, service_id: int) -> None:
+    """No longer offered or listed; its bookings stay as they were made."""
+    service = _own_service(instructor, service_id)
+    service.is_active = False
+    service.save(update_fields=["is_active"])
+    _announce_service(service, old_window_days=service.booking_window_days, reason="service")

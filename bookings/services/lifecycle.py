@@ -6,6 +6,7 @@ pending_payment ─▶ confirmed ─▶ completed ─▶ (no_show, within the gr
    expired         cancelled   (pending_payment may be cancelled too)
 """
 
+import copy
 import logging
 from datetime import datetime, timedelta
 
@@ -69,6 +70,15 @@ def _lesson_times(service: Service, start: datetime) -> dict[str, datetime]:
         "hold_start": start - timedelta(minutes=service.buffer_before_minutes),
         "hold_end": end + timedelta(minutes=service.buffer_after_minutes),
     }
+
+
+def _as_booked(booking: Booking) -> Service:
+    """The service with the booking's own length: a moved lesson keeps the terms it was
+    made on, while the instructor's current buffers, notice and slot grid still apply."""
+    service = copy.copy(booking.service)
+    service.slot_interval_minutes = service.slot_step_minutes
+    service.duration_minutes = int((booking.end - booking.start).total_seconds() // 60)
+    return service
 
 
 def _earlier_with_key(student: User, idempotency_key: str) -> Booking | None:
@@ -242,7 +252,7 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
             raise Conflict(f"A {booking.status} booking cannot be rescheduled.")
         if booking.start <= timezone.now():
             raise Conflict("The lesson has already started.")
-        service = booking.service
+        service = _as_booked(booking)
         if service.instructor_id != booking.instructor_id:
             raise not_a_free_slot()
         require_free_slot(service=service, start=start, ignore_booking_id=booking.pk)
