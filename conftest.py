@@ -15,6 +15,9 @@ from tests.helpers import PASSWORD, ApiClient, Client
 from tests.smtp import SmtpServer
 from tests.stripe_fake import SECRET_KEY, LocalStripe, RecordingStripe
 
+# Chromium for the browser tests (one Playwright and browser per test module).
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's own ordering
 def pytest_collection_modifyitems(items):

@@ -7,27 +7,24 @@ panel with a small `api` function (fetch + the token), as the app page does.
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.services import token_create, user_create
 from chat.services import conversation_open, message_send, send_rate
 from conventions.ratelimit import buckets
+from tests.browser import needs_chromium
 from tests.helpers import PASSWORD
 from tests.live import daphne_command, free_port, screenshot_publish, server_env, wait_for_http
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        shutil.which("chromium") is None,
-        reason="needs Debian's chromium (.ci/run installs it: apt-get install chromium)",
-    ),
+    needs_chromium,
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,33 +56,6 @@ MOUNT = """async (token) => {
   window.api = api;
   await chat.mountChat(section, { hub, api, me: await api("GET", "/api/v1/me") });
 }"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": shutil.which("chromium"),
-        "args": ["--no-sandbox"],
-    }
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    """Per module, as in test_hubjs_browser.py: sync Playwright marks the loop as running."""
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as started:
-            yield started
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture(scope="module")
-def browser(playwright, browser_type_launch_args):
-    launched = playwright.chromium.launch(**browser_type_launch_args)
-    yield launched
-    launched.close()
 
 
 class Server:

@@ -8,7 +8,6 @@ family `room:{id}` of tests/e2e_server.py.
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -17,22 +16,19 @@ import time
 import pytest
 from django.db import close_old_connections, transaction
 from django.test import Client as DjangoClient
-from playwright.sync_api import sync_playwright
 
 from accounts.models import ApiToken
 from accounts.services import token_create, token_revoke, user_create
 from hub.models import Topic
 from hub.services import publish
+from tests.browser import needs_chromium
 from tests.helpers import PASSWORD
 from tests.live import e2e_server_command as server_command
 from tests.live import free_port, server_env, wait_for_http
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        shutil.which("chromium") is None,
-        reason="needs Debian's chromium (.ci/run installs it: apt-get install chromium)",
-    ),
+    needs_chromium,
 ]
 
 # Loaded into the page by each test: hub.js, a Hub on this page's own server, and a log
@@ -59,52 +55,6 @@ SETUP = """async ([credentials, options]) => {
   };
   return attempt(() => hub.connect());
 }"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's chromium: pytest-playwright looks for a browser of its own download."""
-    return {
-        **browser_type_launch_args,
-        "executable_path": shutil.which("chromium"),
-        "args": ["--no-sandbox"],
-    }
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    """One Playwright per module, not per session (the plugin's scope).
-
-    Sync Playwright marks its asyncio loop as running in this thread while it lives:
-    later modules on this xdist worker would fail in asyncio.run(), and Django refuses
-    ORM calls under a running loop. So it lives for this module only, and meanwhile
-    Django is told that the loop is Playwright's and does not run our code.
-    """
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as started:
-            yield started
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture(scope="module")
-def browser_type(playwright, browser_name):
-    return getattr(playwright, browser_name)
-
-
-@pytest.fixture(scope="module")
-def browser(browser_type, browser_type_launch_args):
-    """One browser for the module; each test gets a fresh context (pytest-playwright's)."""
-    launched = browser_type.launch(**browser_type_launch_args)
-    yield launched
-    launched.close()
-
-
-@pytest.fixture(scope="module")
-def browser_context_args():
-    """The plugin's depends on its session-wide Playwright; the tests need no options."""
-    return {}
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@ sign-in, a booking seen live by the instructor and by a second student, a cancel
 brings the time back, the 409 of a time just taken shown in words, the offline banner
 across a server restart, and screenshots of the main views (docs/screenshots/)."""
 
-import os
-import shutil
 import struct
 import subprocess
 import zlib
@@ -12,13 +10,14 @@ from datetime import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.services import user_create
 from bookings.services import availability_replace, service_create
 from chat.models import Conversation
 from chat.services import message_send
+from tests.browser import needs_chromium
 from tests.helpers import PASSWORD
 from tests.live import (
     ROOT,
@@ -32,32 +31,8 @@ from tests.live import (
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        shutil.which("chromium") is None,
-        reason="needs Debian's chromium (.ci/run installs it: apt-get install chromium)",
-    ),
+    needs_chromium,
 ]
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    """One Playwright per module; Django is told the loop is Playwright's (see
-    tests/test_hubjs_browser.py for why)."""
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as started:
-            yield started
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    launched = playwright.chromium.launch(
-        executable_path=shutil.which("chromium"), args=["--no-sandbox"]
-    )
-    yield launched
-    launched.close()
 
 
 class Server:
