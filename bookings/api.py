@@ -12,6 +12,7 @@ from bookings.schemas import (
     BookingPage,
     CancelIn,
     InstructorOut,
+    InstructorOwnOut,
     InstructorPage,
     OverrideIn,
     OverrideOut,
@@ -26,6 +27,7 @@ from bookings.shapes import (
     availability_data,
     booking_data,
     instructor_data,
+    instructor_own_data,
     override_data,
     service_data,
     slot_data,
@@ -61,18 +63,18 @@ def instructor_list(
     return {"items": [instructor_data(u) for u in page], "next_cursor": next_cursor}
 
 
-@router.get("/instructors/me", response=InstructorOut)
+@router.get("/instructors/me", response=InstructorOwnOut)
 def instructor_me(request: AuthedRequest):
-    """The caller's own instructor profile, as students see it."""
+    """The caller's own instructor profile, as students see it, with the address."""
     services.instructor_profile_ensure(user=request.auth)
-    return instructor_data(selectors.instructor_get(instructor_id=request.auth.pk))
+    return instructor_own_data(selectors.instructor_get(instructor_id=request.auth.pk))
 
 
-@router.patch("/instructors/me", response=InstructorOut)
+@router.patch("/instructors/me", response=InstructorOwnOut)
 def instructor_update(request: AuthedRequest, payload: ProfileIn):
-    """Change the caller's bio."""
-    services.instructor_profile_update(user=request.auth, bio=payload.bio)
-    return instructor_data(selectors.instructor_get(instructor_id=request.auth.pk))
+    """Change the caller's bio and/or address; fields left out stay as they are."""
+    services.instructor_profile_update(user=request.auth, **payload.dict(exclude_unset=True))
+    return instructor_own_data(selectors.instructor_get(instructor_id=request.auth.pk))
 
 
 @router.post("/instructors/me/services", response={201: ServiceOut})
@@ -169,6 +171,8 @@ def booking_create(
         start=payload.start,
         location_type=payload.location_type.value,
         note=payload.note,
+        meeting_point=payload.meeting_point,
+        address=payload.address,
         idempotency_key=idempotency_key,
         payment_method=payload.payment_method or "",
     )

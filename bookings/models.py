@@ -24,6 +24,10 @@ LOCATION_SET_KEYS = sorted(
 )
 
 
+# An address or a meeting point: one line of text.
+PLACE_MAX_LENGTH = 300
+
+
 class InstructorProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -33,6 +37,9 @@ class InstructorProfile(models.Model):
     )
     bio = models.TextField(blank=True, default="")
     timezone = models.CharField(max_length=64, default="UTC")
+    # Where `instructor_location` lessons happen: shown only on those bookings, to their two
+    # people (copied onto each booking when it is made).
+    address = models.CharField(max_length=PLACE_MAX_LENGTH, blank=True, default="")
 
     def __str__(self) -> str:
         return f"Instructor {self.user}"
@@ -173,6 +180,9 @@ class Booking(models.Model):
     hold_end = models.DateTimeField()
     location_type = models.CharField(max_length=20, choices=LocationType.choices)
     note = models.TextField(blank=True, default="")
+    # Where it happens, fixed when booked: the instructor's address, the meeting point or
+    # the student's address, by `location_type`; empty online or when none was given.
+    place = models.CharField(max_length=PLACE_MAX_LENGTH, blank=True, default="")
     price_cents = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
     # Its money, made with it and owned by payments (reference `booking-<id>`).

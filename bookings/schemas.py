@@ -6,7 +6,7 @@ from datetime import time
 from ninja import Schema
 from pydantic import Field, field_validator
 
-from bookings.models import LocationType
+from bookings.models import PLACE_MAX_LENGTH, LocationType
 from conventions.types import BoundedMoment, ObjectId
 
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -63,7 +63,17 @@ class OverrideOut(Schema):
 
 
 class ProfileIn(Schema):
-    bio: str = Field(max_length=5000)
+    """Fields left out stay as they are."""
+
+    bio: str | None = Field(default=None, max_length=5000)
+    address: str | None = Field(default=None, max_length=PLACE_MAX_LENGTH)
+
+    @field_validator("bio", "address")
+    @classmethod
+    def not_null(cls, value):
+        if value is None:
+            raise ValueError("may not be null")
+        return value
 
 
 class ServiceIn(Schema):
@@ -135,6 +145,10 @@ class InstructorOut(Schema):
     payouts_ready: bool  # the instructor's payout account can take charges and pay out
 
 
+class InstructorOwnOut(InstructorOut):
+    address: str  # where `instructor_location` lessons happen; only the instructor sees it
+
+
 class InstructorPage(Schema):
     items: list[InstructorOut]
     next_cursor: str | None
@@ -154,6 +168,10 @@ class BookingCreateIn(Schema):
     start: BoundedMoment
     location_type: LocationType
     note: str = Field(default="", max_length=2000)
+    # Where it happens: a meeting point for `neutral_location`, the student's address for
+    # `student_location`.
+    meeting_point: str = Field(default="", max_length=PLACE_MAX_LENGTH)
+    address: str = Field(default="", max_length=PLACE_MAX_LENGTH)
     # A Stripe PaymentMethod id the browser made with Stripe.js: confirmed at once.
     payment_method: str | None = Field(
         default=None, min_length=3, max_length=255, pattern=r"^pm_[A-Za-z0-9_]+$"
@@ -189,6 +207,11 @@ class PaymentOut(Schema):
     pay_by: str | None = None  # after a refused saved card: pay by then or the booking expires
 
 
+class PlaceOut(Schema):
+    kind: str  # the booking's location_type
+    text: str  # the address or meeting point; empty when none was given
+
+
 class BookingOut(Schema):
     id: int
     status: str
@@ -198,6 +221,7 @@ class BookingOut(Schema):
     start: str
     end: str
     location_type: str
+    place: PlaceOut | None  # null online; only the booking's two people ever see a booking
     note: str
     price_cents: int
     currency: str

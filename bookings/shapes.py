@@ -6,7 +6,13 @@ It only reads what it is given: no queries, and nothing of ours imports back.
 
 from datetime import datetime
 
-from bookings.models import AvailabilityOverride, Booking, InstructorProfile, Service
+from bookings.models import (
+    AvailabilityOverride,
+    Booking,
+    InstructorProfile,
+    LocationType,
+    Service,
+)
 from conventions.times import iso_z
 
 
@@ -81,6 +87,7 @@ def booking_data(booking: Booking, *, viewer_id: int) -> dict:
         "start": iso_z(booking.start),
         "end": iso_z(booking.end),
         "location_type": booking.location_type,
+        "place": place_data(booking),
         "note": booking.note,
         "price_cents": booking.price_cents,
         "currency": booking.currency,
@@ -90,6 +97,19 @@ def booking_data(booking: Booking, *, viewer_id: int) -> dict:
         "created_at": iso_z(booking.created_at),
         "updated_at": iso_z(booking.updated_at),
     }
+
+
+def place_data(booking: Booking) -> dict | None:
+    """Where the lesson happens; null online. Only ever in a booking, seen by its two people."""
+    if booking.location_type == LocationType.ONLINE:
+        return None
+    return {"kind": booking.location_type, "text": booking.place}
+
+
+def instructor_own_data(user) -> dict:
+    """The instructor's profile as they see it themselves: with their address."""
+    profile = getattr(user, "instructor_profile", None)
+    return instructor_data(user) | {"address": profile.address if profile else ""}
 
 
 def payment_shape(booking: Booking, *, viewer_id: int) -> dict:

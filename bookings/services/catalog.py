@@ -12,6 +12,7 @@ from accounts.models import Role, User
 from bookings.events import availability_changed
 from bookings.models import (
     LOCATION_SET_KEYS,
+    PLACE_MAX_LENGTH,
     AvailabilityOverride,
     AvailabilityRule,
     InstructorProfile,
@@ -36,10 +37,21 @@ def instructor_profile_ensure(*, user: User) -> InstructorProfile:
     return profile
 
 
-def instructor_profile_update(*, user: User, bio: str) -> InstructorProfile:
+def instructor_profile_update(
+    *, user: User, bio: str | None = None, address: str | None = None
+) -> InstructorProfile:
+    """Change the bio and/or the address (`None`: unchanged). The address reaches only
+    bookings made after the change."""
     profile = instructor_profile_ensure(user=user)
-    profile.bio = text_clean(bio, field="bio", multi_line=True, max_length=5000)
-    profile.save(update_fields=["bio"])
+    changed = []
+    if bio is not None:
+        profile.bio = text_clean(bio, field="bio", multi_line=True, max_length=5000)
+        changed.append("bio")
+    if address is not None:
+        profile.address = text_clean(address, field="address", max_length=PLACE_MAX_LENGTH)
+        changed.append("address")
+    if changed:
+        profile.save(update_fields=changed)
     return profile
 
 

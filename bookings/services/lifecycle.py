@@ -18,7 +18,15 @@ from django.utils import timezone
 from accounts.models import Role, User
 from bookings.due import lesson_ended, payment_hold_lapsed
 from bookings.events import availability_changed, booking_event, payment_event
-from bookings.models import HOLDING_STATUSES, Booking, BookingStatus, InstructorProfile, Service
+from bookings.models import (
+    HOLDING_STATUSES,
+    PLACE_MAX_LENGTH,
+    Booking,
+    BookingStatus,
+    InstructorProfile,
+    LocationType,
+    Service,
+)
 from bookings.selectors import booking_get, not_a_free_slot, require_free_slot
 from bookings.services.transitions import (
     booking_reload,
@@ -103,11 +111,16 @@ def booking_create(
     start: datetime,
     location_type: str,
     note: str = "",
+    meeting_point: str = "",
+    address: str = "",
     idempotency_key: str = "",
     payment_method: str = "",
 ) -> tuple[Booking, bool]:
     """Hold a free slot for a student, then authorise the payment (with `payment_method`,
     a card the browser collected, confirmed at once).
+
+    Where it happens is fixed now (`_place`): a later change of the instructor's
+    address does not move lessons already booked.
 
     Returns the booking and whether it is new: a repeated `idempotency_key`
     returns the first booking made with it.
@@ -126,6 +139,7 @@ def booking_create(
             "The service is not offered at this location type.",
             details={"location_type": f"one of {', '.join(service.location_type_list)}"},
         )
+    place = _place(location_type, service.instructor, meeting_point=meeting_point, address=address)
     end = start + timedelta(minutes=service.duration_minutes)
     try:
         with transaction.atomic():
@@ -144,6 +158,7 @@ def booking_create(
                 status=BookingStatus.PENDING_PAYMENT,
                 **_lesson_times(service, start),
                 location_type=location_type,
+                place=place,
                 note=note,
                 price_cents=service.price_cents,
                 currency=service.currency,
@@ -175,6 +190,28 @@ def booking_create(
             return _same_request(earlier, service_id, start), False
         raise not_a_free_slot() from None
     return booking_payment_authorise(booking_id=booking.pk, payment_method=payment_method), True
+
+
+def _place(
+    location_type: str, instructor: InstructorProfile, *, meeting_point: str, address: str
+) -> str:
+    """The text of where a lesson happens, by its location type; each text is refused
+    for the other location types."""
+    given = {
+        "meeting_point": (meeting_point, LocationType.NEUTRAL_LOCATION),
+        "address": (address, LocationType.STUDENT_LOCATION),
+    }
+    texts: dict[str, str] = {}
+    for field, (value, kind) in given.items():
+        texts[kind] = text_clean(value, field=field, max_length=PLACE_MAX_LENGTH)
+        if texts[kind] and location_type != kind:
+            raise Invalid(
+                f"`{field}` is only for `{kind}` lessons.",
+                details={field: f"only with location_type {kind}"},
+            )
+    if location_type == LocationType.INSTRUCTOR_LOCATION:
+        return str(instructor.address)
+    return texts.get(location_type, "")
 
 
 def booking_payment_authorise(*, booking_id: int, payment_method: str = "") -> Booking:

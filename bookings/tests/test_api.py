@@ -222,6 +222,7 @@ def test_a_student_books_a_free_slot_and_both_sides_are_told(as_student, student
         "start": iso_z(start),
         "end": iso_z(start + timedelta(hours=1)),
         "location_type": "online",
+        "place": None,
         "note": "First lesson",
         "price_cents": 4500,
         "currency": "EUR",
