@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import time, timedelta
 
 import orjson
 from celery.signals import task_postrun
@@ -17,6 +17,7 @@ from django.db import close_old_connections, connections
 from django.test import Client as DjangoClient
 from django.utils import timezone
 
+from bookings import services as booking_services
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import free_slots
 from config.asgi import application
@@ -174,6 +175,32 @@ def place_booking(
         )
         booking.save(update_fields=["payment"])
     return booking
+
+
+def lesson_service(
+    instructor,
+    *,
+    name: str = "Piano",
+    price_cents: int = 4500,
+    location_types=("online", "instructor_location"),
+):
+    """A one-hour lesson bookable any day 09:00-17:00 Berlin time, with no notice."""
+    made = booking_services.service_create(
+        instructor=instructor,
+        name=name,
+        duration_minutes=60,
+        price_cents=price_cents,
+        currency="eur",
+        location_types=list(location_types),
+        min_notice_minutes=0,
+        booking_window_days=60,
+    )
+    booking_services.availability_replace(
+        instructor=instructor,
+        timezone="Europe/Berlin",
+        rules=[(day, time(9), time(17)) for day in range(7)],
+    )
+    return made
 
 
 def next_free_start(service, *, days_ahead: int = 1):

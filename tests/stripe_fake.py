@@ -173,30 +173,6 @@ class RecordingStripe:
         self.server.server_close()
 
 
-def lesson_service(instructor, *, price_cents: int = 4500):
-    """A one-hour lesson bookable any day 09:00-17:00 Berlin time, with no notice."""
-    from datetime import time
-
-    from bookings import services
-
-    made = services.service_create(
-        instructor=instructor,
-        name="Piano",
-        duration_minutes=60,
-        price_cents=price_cents,
-        currency="eur",
-        location_types=["online"],
-        min_notice_minutes=0,
-        booking_window_days=60,
-    )
-    services.availability_replace(
-        instructor=instructor,
-        timezone="Europe/Berlin",
-        rules=[(day, time(9), time(17)) for day in range(7)],
-    )
-    return made
-
-
 def lesson_ended(booking) -> None:
     """Move a booked lesson (and its held time) into the past, as if it had taken place."""
     from django.db.models import F

@@ -18,12 +18,11 @@ from payments import services as payment_services
 from payments import tasks as payment_tasks
 from payments.backends import payment_backend
 from payments.models import CreditEntry, CreditReason, Payment, PaymentState
-from tests.helpers import events_on, next_free_start, on_worker
+from tests.helpers import events_on, lesson_service, next_free_start, on_worker
 from tests.stripe_fake import (
     CARD_DECLINED_ON_CHARGE,
     GatedProxy,
     lesson_ended,
-    lesson_service,
     wait_until,
 )
 

@@ -2,14 +2,12 @@
 shown only to the booking's two people."""
 
 import json
-from datetime import time
 
 import pytest
 
-from bookings import services
 from conventions.times import iso_z
 from hub.topics import user_topic
-from tests.helpers import assert_error, events_on, next_free_start
+from tests.helpers import assert_error, events_on, lesson_service, next_free_start
 
 pytestmark = pytest.mark.django_db
 
@@ -21,21 +19,12 @@ CAFE = "Café Einstein, by the door"
 @pytest.fixture
 def anywhere(instructor):
     """A one-hour lesson offered at every location type, every day 09:00-17:00 Berlin."""
-    made = services.service_create(
-        instructor=instructor,
+    return lesson_service(
+        instructor,
         name="Violin",
-        duration_minutes=60,
         price_cents=4000,
-        currency="eur",
         location_types=["online", "instructor_location", "neutral_location", "student_location"],
-        min_notice_minutes=0,
     )
-    services.availability_replace(
-        instructor=instructor,
-        timezone="Europe/Berlin",
-        rules=[(day, time(9), time(17)) for day in range(7)],
-    )
-    return made
 
 
 def book(client, service, location_type, **extra):

@@ -19,9 +19,9 @@ from bookings.models import Booking
 from conventions.times import iso_z
 from payments import services, tasks
 from payments.models import Payment, PayoutAccount, ProviderEvent
-from tests.helpers import events_on, next_free_start, race
+from tests.helpers import events_on, lesson_service, next_free_start, race
 from tests.live import free_port
-from tests.stripe_fake import CARD_NEEDS_AUTHENTICATION, SECRET_KEY, lesson_service
+from tests.stripe_fake import CARD_NEEDS_AUTHENTICATION, SECRET_KEY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
