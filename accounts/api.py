@@ -3,15 +3,16 @@ from ninja import Router, Status
 
 from accounts import selectors, services
 from accounts.auth import AuthedRequest
+from accounts.me import me_data
 from accounts.schemas import (
     InviteIn,
     InviteOut,
     LoginIn,
+    MeOut,
     PasswordChangeIn,
     RegisterIn,
     TokenOut,
     TokenPage,
-    UserOut,
 )
 from conventions.pagination import Limit
 from conventions.types import ObjectId
@@ -87,9 +88,10 @@ def password_change(request: AuthedRequest, payload: PasswordChangeIn):
     return Status(204, None)
 
 
-@router.get("/me", response=UserOut)
+@router.get("/me", response=MeOut)
 def me(request: AuthedRequest):
-    return request.auth
+    """The caller, with how many notifications they have not read."""
+    return me_data(user=request.auth)
 
 
 @router.post("/invites", response={201: InviteOut})

@@ -14,6 +14,11 @@ class UserOut(Schema):
     timezone: str
 
 
+class MeOut(UserOut):
+    # Kept by the notifications app, which registers it in accounts.me.
+    unread_notifications: int = 0
+
+
 class RegisterIn(Schema):
     email: str = Field(max_length=254)
     password: str = Field(max_length=128)

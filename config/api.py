@@ -22,6 +22,7 @@ from conventions.errors import (
     Unavailable,
     error_body,
 )
+from notifications.api import router as notifications_router
 from payments.api import router as payments_router
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ api.add_router("/", accounts_router)
 api.add_router("/", bookings_router)
 api.add_router("/", chat_router)
 api.add_router("/", payments_router)
+api.add_router("/", notifications_router)
 
 
 # A dependency that did not answer (the payment provider): try again after this long.

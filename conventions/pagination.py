@@ -71,6 +71,19 @@ def id_cursor_decode(cursor: str) -> int:
     return _object_id(pk)
 
 
+def ranked_cursor_encode(rank: int, pk: int) -> str:
+    """A cursor for lists ordered by a small rank (0 first, e.g. unread before read), then
+    an id, newest first."""
+    return _encode([rank, pk])
+
+
+def ranked_cursor_decode(cursor: str, *, ranks: int) -> tuple[int, int]:
+    rank, pk = _decode(cursor, length=2)
+    if type(rank) is not int or not 0 <= rank < ranks:
+        raise _invalid()
+    return rank, _object_id(pk)
+
+
 def moment_cursor_encode(moment: datetime, pk: int) -> str:
     """A cursor for lists ordered by a time and then an id."""
     return _encode([moment.isoformat(), pk])

@@ -37,7 +37,7 @@ def test_register_login_me_flow(api):
 
     me = api(body["token"]).call("get", ME)
     assert me.status_code == 200
-    assert me.json() == body["user"]
+    assert me.json() == {**body["user"], "unread_notifications": 0}
 
     login = api().call("post", LOGIN, {"email": "ADA@example.com", "password": PASSWORD})
     assert login.status_code == 200

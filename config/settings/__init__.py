@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "conventions",
     "accounts",
     "hub",
+    "notifications",
     "payments",
     "bookings",
     "chat",
@@ -238,6 +239,7 @@ CELERY_BEAT_SCHEDULE = {
         ("chat.offline_notices_send", 60),
         ("conventions.emails_send", 30),
         ("conventions.emails_prune", 3600),
+        ("notifications.notifications_prune", 3600),
     )
 }
 

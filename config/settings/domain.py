@@ -1,8 +1,13 @@
-"""The domain apps' settings: payments, chat, bookings. Part of `config.settings`."""
+"""The domain apps' settings: notifications, payments, chat, bookings. Part of `config.settings`."""
 
 import os
 
 from config.settings.env import env_bool, env_float
+
+# --- Notifications -------------------------------------------------------------
+# Read notifications are kept this long, unread ones this long, then pruned (hourly).
+NOTIFICATIONS_READ_RETENTION_DAYS = env_float("NOTIFICATIONS_READ_RETENTION_DAYS", 30)
+NOTIFICATIONS_UNREAD_RETENTION_DAYS = env_float("NOTIFICATIONS_UNREAD_RETENTION_DAYS", 365)
 
 # --- Payments ------------------------------------------------------------------
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
