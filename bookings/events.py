@@ -7,6 +7,7 @@ resource as REST returns it once that transaction commits.
 from datetime import datetime
 
 from bookings.models import Booking
+from bookings.notices import booking_notify
 from bookings.shapes import availability_change_data, booking_data, payment_data
 from hub.services import publish
 from hub.topics import user_topic
@@ -16,14 +17,16 @@ def availability_topic(instructor_id: int) -> str:
     return f"availability:{instructor_id}"
 
 
-def booking_event(booking: Booking, event_type: str) -> None:
-    """`booking.*` to both participants' user topics, in the caller's transaction."""
+def booking_event(booking: Booking, event_type: str, *, actor_id: int | None = None) -> None:
+    """`booking.*` to both participants' user topics, in the caller's transaction, and
+    the notifications it calls for (`actor_id`: who made the change, when not recorded)."""
     for user_id in (booking.student_id, booking.instructor_id):
         publish(
             topic=user_topic(user_id),
             event_type=event_type,
             data=booking_data(booking, viewer_id=user_id),
         )
+    booking_notify(booking, event_type, actor_id=actor_id)
 
 
 def payment_event(booking: Booking, event_type: str) -> None:

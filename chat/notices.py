@@ -1,4 +1,6 @@
-"""E-mail about messages left unread while their recipient is connected nowhere."""
+"""Telling people about messages they have not seen: a notification at once (unless
+they are looking at the conversation), and an e-mail when left unread while they are
+connected nowhere."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -7,13 +9,45 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from chat.models import Message, Participant
 from conventions.mail import email_enqueue
 from hub.registry import users_connected
+from notifications.models import Kind
+from notifications.selectors import email_wanted, unread_in_group
+from notifications.services import notification_create, notifications_read_group
 
 # Older unread messages are not worth a notice any more (and bound the scan).
 LOOKBACK = timedelta(days=2)
 SHOWN = 10
+
+
+def _group(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def message_notify(message: Message, *, recipient_id: int) -> None:
+    """One notification per conversation until its recipient reads it; called in the
+    send's transaction, which holds the recipient's participant row."""
+    group = _group(message.conversation_id)
+    if unread_in_group(user_id=recipient_id, group_key=group):
+        return
+    sender = message.sender
+    notification_create(
+        user=User.objects.get(pk=recipient_id),
+        kind=Kind.MESSAGE,
+        data={
+            "conversation_id": message.conversation_id,
+            "message_id": message.pk,
+            "sender": {"id": sender.pk, "name": sender.name},
+        },
+        group_key=group,
+    )
+
+
+def message_notice_seen(*, user: User, conversation_id: int) -> None:
+    """The conversation was read to its end: its notification has done its job."""
+    notifications_read_group(user=user, group_key=_group(conversation_id))
 
 
 def _enqueue(participant: Participant, unread: list[Message]) -> None:
@@ -89,6 +123,8 @@ def offline_notices_send(*, now: datetime | None = None) -> int:
             Participant.objects.filter(pk=participant.pk).update(
                 last_notified_message_id=unread[-1].pk
             )
+            if not email_wanted(user=participant.user, kind=Kind.MESSAGE):
+                continue  # they read their messages in the app only
             _enqueue(participant, unread)
         queued += 1
     return queued

@@ -8,16 +8,19 @@ from django.utils import timezone
 from accounts.models import Role, User
 from bookings.models import Booking
 from chat.events import (
+    conversation_topic,
     conversation_updated,
     message_event,
     message_history_rewrite,
     read_event,
 )
 from chat.models import Conversation, Message, Participant
+from chat.notices import message_notice_seen, message_notify
 from chat.selectors import participant_get, unread_count
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from conventions.ratelimit import Rate, take
 from conventions.text import text_refuse_controls
+from hub.viewing import users_viewing
 
 MAX_BODY = 4000
 MAX_CLIENT_ID = 64
@@ -105,6 +108,8 @@ def message_send(
     if stored is not None:
         return stored, False
     take(f"chat.send:{user.pk}", send_rate())
+    other = participant.conversation.other(user.pk)
+    viewing = other in users_viewing(conversation_topic(conversation_id))
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -119,11 +124,12 @@ def message_send(
                 last_read_message_id=message.pk, unread_count=0
             )
             message_event(message, "message.created")
-            other = conversation.other(user.pk)
             marker, unread = _one_more_unread(conversation.pk, other)
             conversation_updated(
                 conversation, for_user_id=other, marker=marker, unread=unread, last_message=message
             )
+            if not viewing:
+                message_notify(message, recipient_id=other)
     except IntegrityError:  # the same client_id raced in from another request
         stored = Message.objects.filter(
             conversation_id=conversation_id, sender=user, client_id=client_id
@@ -218,6 +224,8 @@ def read_mark(*, user: User, conversation_id: int, message_id: object) -> bool:
             conversation_id=conversation_id, user_id=user.pk, last_read_message_id=message_id
         )
         Participant.objects.filter(pk=participant.pk).update(unread_count=unread)
+        if unread == 0:
+            message_notice_seen(user=user, conversation_id=conversation_id)
         read_event(conversation_id=conversation_id, user_id=user.pk, message_id=message_id)
         # The reader's other tabs and devices update their inbox too.
         conversation = participant.conversation

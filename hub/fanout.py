@@ -116,6 +116,11 @@ class Fanout:
             fanout = cls._by_loop[loop] = cls()
         return fanout
 
+    @classmethod
+    def of_loop(cls, loop: asyncio.AbstractEventLoop) -> "Fanout | None":
+        """The fan-out a server loop runs, if it has started one (asked from other threads)."""
+        return cls._by_loop.get(loop)
+
     async def start(self) -> None:
         async with self._started:
             if self._tasks:

@@ -112,7 +112,7 @@ def publish(*, topic: str, event_type: str, data: Any) -> int:
 
 def _send_after_commit(topic: str, seq: int, epoch: str, frame: str) -> None:
     try:
-        loop = _server_loop()
+        loop = server_loop()
         if loop is not None:
             # Sync code run by the server (a view, a socket `publish` handler): the
             # server's own loop and its layer connection carry it. The thread does not
@@ -133,7 +133,7 @@ def _log_failure(done: concurrent.futures.Future[None], topic: str, seq: int) ->
         logger.warning("Fast path failed for %s#%s; the log tail will deliver it", topic, seq)
 
 
-def _server_loop() -> asyncio.AbstractEventLoop | None:
+def server_loop() -> asyncio.AbstractEventLoop | None:
     """The running event loop this thread was called from through sync_to_async, if any."""
     local = SyncToAsync.threadlocal
     if getattr(local, "main_event_loop_pid", None) != os.getpid():

@@ -18,6 +18,12 @@ def unread_count(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
+def unread_in_group(*, user_id: int, group_key: str) -> bool:
+    return Notification.objects.filter(
+        user_id=user_id, group_key=group_key, read_at__isnull=True
+    ).exists()
+
+
 def notifications_page(
     *, user: User, cursor: str | None, limit: int, unread: bool | None, order: str
 ) -> tuple[list[Notification], str | None]:

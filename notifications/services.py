@@ -3,6 +3,7 @@ report (a rolled-back change notifies nobody), pushed live and kept until read."
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -33,7 +34,7 @@ class Email:
 
 
 def notification_create(
-    *, user: User, kind: str, data: dict, group_key: str = "", email: Email | None = None
+    *, user: User, kind: str, data: dict[str, Any], group_key: str = "", email: Email | None = None
 ) -> Notification | None:
     """Keep a notification for `user`, push it on their `user:` topic, and queue its
     e-mail if they want that kind e-mailed; all in the caller's transaction.

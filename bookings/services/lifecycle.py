@@ -313,7 +313,7 @@ def booking_reschedule(*, user: User, booking_id: int, start: datetime) -> Booki
         booking = booking_reload(booking.pk)
         if booking.payment_id is not None:
             payment_reschedule(payment_id=booking.payment_id, capture_after=booking.start)
-        booking_event(booking, "booking.rescheduled")
+        booking_event(booking, "booking.rescheduled", actor_id=user.pk)
         availability_changed(
             instructor_id=booking.instructor_id, start=old_start, end=old_end, reason="rescheduled"
         )

@@ -4,15 +4,14 @@ Registered with payments at start-up (`BookingsConfig.ready`); it runs inside th
 transaction that records the payment's change, so the booking moves with it or not at all.
 """
 
-from zoneinfo import ZoneInfo
-
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from bookings.due import settlement_for
 from bookings.events import booking_event, payment_event
-from bookings.models import Booking, BookingStatus
+from bookings.models import BookingStatus
+from bookings.notices import payment_failed_notify
 from bookings.services.transitions import (
     PAYMENT_EVENTS,
     booking_reload,
@@ -20,7 +19,6 @@ from bookings.services.transitions import (
     held_time_changed,
     settling,
 )
-from conventions.mail import email_enqueue
 from payments.models import Payment, PaymentState
 
 PENDING = Q(status=BookingStatus.PENDING_PAYMENT)
@@ -50,9 +48,10 @@ def booking_payment_changed(payment: Payment, previous: str) -> None:
             booking = booking_reload(booking_id)
             booking_event(booking, "booking.cancelled")
             held_time_changed(booking, "payment_failed")
+        payment_failed_notify(booking)
     elif status == PaymentState.REQUIRES_PAYMENT and previous == PaymentState.CARD_SAVED:
         payment_event(booking, "payment.failed")  # the saved card was refused: pay by pay_by
-        _ask_to_pay(booking)
+        payment_failed_notify(booking)
     elif status in PAYMENT_EVENTS:
         payment_event(booking, PAYMENT_EVENTS[status])
     if settlement_for(booking) is not None:
@@ -61,21 +60,3 @@ def booking_payment_changed(payment: Payment, previous: str) -> None:
         from bookings.tasks import booking_payment_settle
 
         transaction.on_commit(lambda: booking_payment_settle.delay(booking_id))
-
-
-def _ask_to_pay(booking: Booking) -> None:
-    student, payment = booking.student, booking.payment
-    if payment is None or payment.pay_by is None:
-        return
-    deadline = payment.pay_by.astimezone(ZoneInfo(student.timezone))
-    email_enqueue(
-        key=f"pay-by-{payment.reference}-{payment.pay_by:%Y%m%d%H%M}",
-        to=student.email,
-        subject=f"Please pay for your {booking.service.name} lesson",
-        body=(
-            f"Hello {student.name},\n\nyour saved card was refused for your "
-            f"{booking.service.name} lesson with {booking.instructor.user.name}. Please pay "
-            f"by {deadline:%A %d %B %Y at %H:%M (%Z)} or the booking expires and its time is "
-            f"freed.\n\nBooking {booking.pk}."
-        ),
-    )

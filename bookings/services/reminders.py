@@ -1,14 +1,15 @@
-"""Reminder e-mails 24 hours and 1 hour before a confirmed lesson, each queued once."""
+"""Reminders 24 hours and 1 hour before a confirmed lesson, each made once: a
+notification, and an e-mail for those who want reminders e-mailed."""
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
 from bookings.models import Booking, BookingStatus
-from conventions.mail import email_enqueue
+from bookings.notices import local_time, notice_data
+from notifications.models import Kind
+from notifications.services import Email, notification_create
 
 BATCH = 100
 
@@ -19,24 +20,25 @@ REMINDERS = (
 )
 
 
-def _local(moment: datetime, user: User) -> str:
-    return moment.astimezone(ZoneInfo(user.timezone)).strftime("%A %d %B %Y at %H:%M (%Z)")
-
-
 def _enqueue(booking: Booking, kind: str) -> None:
-    """Queue the student's and the instructor's e-mail, keyed by the lesson's start so a
-    rescheduled lesson (its reminders re-armed) is reminded again."""
+    """Remind the student and the instructor, in-app and by e-mail if they want it; the
+    e-mail is keyed by the lesson's start so a rescheduled lesson (its reminders re-armed)
+    is reminded again."""
     student, instructor = booking.student, booking.instructor.user
     for recipient, other in ((student, instructor), (instructor, student)):
-        when = _local(booking.start, recipient)
-        email_enqueue(
-            key=f"reminder-{kind}-{booking.pk}-{recipient.pk}-{booking.start:%Y%m%dT%H%M}",
-            to=recipient.email,
-            subject=f"Reminder: {booking.service.name} on {when}",
-            body=(
-                f"Hello {recipient.name},\n\n"
-                f"your {booking.service.name} lesson with {other.name} starts on "
-                f"{when}.\n\nBooking {booking.pk}."
+        when = local_time(booking.start, recipient)
+        notification_create(
+            user=recipient,
+            kind=Kind.LESSON_REMINDER,
+            data=notice_data(booking, recipient, lead=kind),
+            email=Email(
+                key=f"reminder-{kind}-{booking.pk}-{recipient.pk}-{booking.start:%Y%m%dT%H%M}",
+                subject=f"Reminder: {booking.service.name} on {when}",
+                body=(
+                    f"Hello {recipient.name},\n\n"
+                    f"your {booking.service.name} lesson with {other.name} starts on "
+                    f"{when}.\n\nBooking {booking.pk}."
+                ),
             ),
         )
 

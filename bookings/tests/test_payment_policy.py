@@ -102,7 +102,7 @@ def test_a_refused_saved_card_asks_the_student_to_pay_by_a_deadline_then_expires
     assert booking.status == "confirmed" and payment.pay_by is not None
     assert "declined" in payment.failure
     assert types_on(student.pk, seq) == ["payment.failed"]
-    notice = OutgoingEmail.objects.get(to=student.email)
+    notice = OutgoingEmail.objects.get(to=student.email, key__startswith="pay-by-")
     assert "Please pay" in notice.subject
     now = timezone.now()
     assert not Booking.objects.filter(payment_hold_lapsed(now=now), pk=booking.pk).exists()

@@ -20,7 +20,9 @@ def credit_balance(*, user_id: int, currency: str) -> int:
 
 
 def _lock_ledger(user_id: int) -> None:
-    User.objects.select_for_update().filter(pk=user_id).first()
+    """Serialise one person's credit spending; NO KEY UPDATE, so rows that merely refer
+    to the user (a notification made meanwhile) are not held up and cannot deadlock."""
+    User.objects.select_for_update(no_key=True).filter(pk=user_id).first()
 
 
 @transaction.atomic

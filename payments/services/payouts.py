@@ -37,7 +37,7 @@ def payout_onboarding_start(*, user: User, return_url: str) -> str:
 def _account_open(user: User) -> PayoutAccount:
     try:
         with transaction.atomic():
-            User.objects.select_for_update().filter(pk=user.pk).first()
+            User.objects.select_for_update(no_key=True).filter(pk=user.pk).first()
             account = PayoutAccount.objects.filter(user=user).first()
             if account is None:
                 account_id = payment_backend().payout_account_create(user=user)
