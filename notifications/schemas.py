@@ -1,10 +1,13 @@
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import StrictBool
+from pydantic import Field, StrictBool, StrictInt
 
-from conventions.types import ObjectId
+from conventions.types import MAX_ID
+
+# An id as JSON writes it: a number, never a string that looks like one.
+StrictId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class NotificationOut(Schema):
@@ -24,8 +27,8 @@ class NotificationPage(Schema):
 class ReadIn(Schema):
     """Either some ids, or every notification up to (and including) one id."""
 
-    ids: list[ObjectId] | None = None
-    up_to: ObjectId | None = None
+    ids: list[StrictId] | None = None
+    up_to: StrictId | None = None
 
 
 class NotificationSettingsIO(Schema):
