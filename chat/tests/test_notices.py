@@ -90,3 +90,18 @@ def test_two_runs_at_once_send_one_notice(student, conversation):
         assert sorted(pool.map(lambda _: run(), range(2))) == [0, 1]
     assert emails_send() == 1
     assert len(mail.outbox) == 1
+
+
+def test_no_offline_email_for_someone_who_turned_message_emails_off(
+    student, instructor, conversation
+):
+    from notifications.services import notification_settings_update
+
+    notification_settings_update(user=instructor, email={"message": False})
+    say(student, conversation, "Are you free on Monday?")
+    offline_notices_send()
+    assert emails_send() == 0
+    # The messages count as handled: turning e-mail back on does not send old news.
+    notification_settings_update(user=instructor, email={"message": True})
+    offline_notices_send()
+    assert emails_send() == 0
