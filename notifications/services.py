@@ -33,11 +33,13 @@ class Email:
     key: str = ""
 
 
+@transaction.atomic(savepoint=False)
 def notification_create(
     *, user: User, kind: str, data: dict[str, Any], group_key: str = "", email: Email | None = None
 ) -> Notification | None:
     """Keep a notification for `user`, push it on their `user:` topic, and queue its
-    e-mail if they want that kind e-mailed; all in the caller's transaction.
+    e-mail if they want that kind e-mailed; all in the caller's transaction (or one of
+    its own, committed as a whole).
 
     With a `group_key`, nothing is made while one of that group is still unread (None).
     """

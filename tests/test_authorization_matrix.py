@@ -18,6 +18,7 @@ from accounts.models import User
 from accounts.services import token_create
 from bookings import services as booking_services
 from chat.services import conversation_open, message_send
+from notifications.models import Notification
 from payments.models import CreditReason, PayoutAccount
 from payments.services import credit_grant
 from tests.helpers import PASSWORD, assert_error, next_free_start
@@ -123,6 +124,14 @@ def rows(ctx):
         # with students who booked them (I2 and S: 404), admins have none (403).
         row("POST", "/api/v1/conversations", {"A": 403, "I2": 404, "S": 200, "I": 200, "S2": 201},
             body=lambda who: {"participant_id": ctx["partner"][who].pk}),
+        # notifications: each caller's own; I's (of S's message) shows to nobody else, and
+        # marking it read is ignored for anyone but I.
+        row("GET", "/api/v1/notifications", EVERYONE_OK, hides="notification_id"),
+        row("POST", "/api/v1/notifications/read", dict.fromkeys(CALLERS, 204),
+            body={"ids": [ctx["ids"]["notification_id"]]}),
+        row("GET", "/api/v1/me/notification-settings", EVERYONE_OK),
+        row("PUT", "/api/v1/me/notification-settings", EVERYONE_OK,
+            body={"email": {"message": True}}),
         # payments: a token is no signature (payments/tests/test_webhooks.py signs).
         row("POST", "/api/v1/payments/stripe/webhook", dict.fromkeys(CALLERS, 400),
             body={"id": "evt_1", "type": "x", "data": {"object": {}}}),
@@ -183,6 +192,7 @@ def world(make_user):
         "token_id": token_create(user=users["S"])[0].pk,
         "instructor_id": users["I"].pk,
         "service_id": service.pk,
+        "notification_id": Notification.objects.get(user=users["I"], kind="message").pk,
         "credit_entry_id": credit_grant(
             user_id=users["S"].pk, currency="EUR", amount_cents=500, reason=CreditReason.STAFF_GRANT
         ).pk,

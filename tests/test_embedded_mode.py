@@ -119,7 +119,8 @@ def test_make_run_server_end_to_end(embedded_env):
             {"email": "newcomer@example.com", "password": "correct-horse-battery-9"},
         )
         assert status == 200
-        assert http_json(f"{base}/api/v1/me", token=login["token"])[1] == registered["user"]
+        me = http_json(f"{base}/api/v1/me", token=login["token"])[1]
+        assert me == {**registered["user"], "unread_notifications": 0}
 
         auth, pong = asyncio.run(
             websocket_auth_and_ping(f"ws://127.0.0.1:{port}/ws/v1/", login["token"])
