@@ -52,6 +52,13 @@ def test_the_page_makes_rest_calls_at_all():
     calls = CALL.findall(page_modules()["api.js"])
     assert len(calls) >= 15
     assert ("POST", "/api/v1/bookings") in calls
+    assert {
+        ("GET", "/api/v1/notifications"),
+        ("POST", "/api/v1/notifications/read"),
+        ("GET", "/api/v1/me/notification-settings"),
+        ("PUT", "/api/v1/me/notification-settings"),
+        ("PATCH", "/api/v1/instructors/me"),
+    } <= set(calls)
 
 
 def test_every_rest_call_of_the_page_is_in_the_openapi_document():
@@ -80,3 +87,4 @@ def test_every_topic_family_and_event_type_is_in_the_protocol():
     unknown = {e for e in used_events if e not in events and e not in prefixes}
     assert not unknown, unknown
     assert {"booking.", "payment.", "availability.changed"} <= used_events
+    assert {"notification.created", "notifications.unread"} <= used_events

@@ -55,6 +55,7 @@ export const getMe = () => api("GET", "/api/v1/me");
 export const findInstructors = (q) => api("GET", `/api/v1/instructors?${query({ q, limit: 50 })}`);
 export const getInstructor = (id) => api("GET", `/api/v1/instructors/${id}`);
 export const getMyProfile = () => api("GET", "/api/v1/instructors/me");
+export const updateMyProfile = (fields) => api("PATCH", "/api/v1/instructors/me", fields);
 export const getSlots = (instructorId, params) =>
   api("GET", `/api/v1/instructors/${instructorId}/slots?${query(params)}`);
 export const createBooking = (body, idempotencyKey) =>
@@ -70,3 +71,8 @@ export const putOverride = (date, intervals) =>
   api("PUT", `/api/v1/instructors/me/availability/overrides/${date}`, { intervals });
 export const deleteOverride = (date) => api("DELETE", `/api/v1/instructors/me/availability/overrides/${date}`);
 export const startPayoutOnboarding = () => api("POST", "/api/v1/instructors/me/payouts/onboarding");
+export const listNotifications = (params = {}) =>
+  api("GET", `/api/v1/notifications?${query({ limit: 20, order: "unread_first", ...params })}`);
+export const readNotifications = (body) => api("POST", "/api/v1/notifications/read", body);
+export const getNotificationSettings = () => api("GET", "/api/v1/me/notification-settings");
+export const putNotificationSettings = (email) => api("PUT", "/api/v1/me/notification-settings", { email });

@@ -1,10 +1,11 @@
 // The page at `/` for a signed-in person: who they are (GET /api/v1/me), the live
-// connection (hub.js, signed in by the session cookie), their role's view, and the
-// chat panel when chat.js is there (the page works without it).
+// connection (hub.js, signed in by the session cookie), their role's view, the
+// notifications bell, and the chat panel when chat.js is there (the page works without it).
 import * as rest from "./api.js";
 import { Hub } from "./hub.js";
 import { mountInstructor } from "./instructor.js";
 import { bannerFor } from "./live.js";
+import { mountNotifications } from "./notifications.js";
 import { mountStudent } from "./student.js";
 import { el, errorBox, showError } from "./ui.js";
 
@@ -33,9 +34,13 @@ async function start() {
   }
   const mount = me.role === "instructor" ? mountInstructor : mountStudent;
   view = mount(calendar, { hub: hub.state === "online" ? hub : null, me, stripeKey: main.dataset.stripeKey });
+  const notes = mountNotifications(document.getElementById("notifications"), {
+    me, showLesson: (bookingId) => view.reveal(bookingId),
+  });
   if (hub.state === "online") {
-    // Bookings and payments of this person, from any tab, device or the other party.
-    hub.subscribe(`user:${me.id}`, (event) => view.onEvent(event), { onResync: () => view.resync() })
+    // Bookings, payments and notifications of this person, from any tab, device or the other party.
+    hub.subscribe(`user:${me.id}`, (event) => { view.onEvent(event); notes.onEvent(event); },
+      { onResync: () => { view.resync(); notes.resync(); } })
       .catch((error) => onState("offline", { final: true, code: error.code }));
   }
   view.start();

@@ -44,6 +44,13 @@ export function whenLabel(start, end, tz) {
   return `${dayLabel(from.date)}, ${from.time}–${localParts(end, tz).time}`;
 }
 
+/** "Tue 3 Jun, 10:00" in the zone; "" for anything that is not a time (data from elsewhere). */
+export function momentLabel(instant, tz) {
+  if (typeof instant !== "string" || Number.isNaN(Date.parse(instant))) return "";
+  const { date, time } = localParts(instant, tz);
+  return `${dayLabel(date)}, ${time}`;
+}
+
 /** Previous/next week buttons around a heading; calls onChange(monday) on each move. */
 export function weekNav(tz, onChange) {
   let monday = mondayOf(todayIn(tz));

@@ -187,3 +187,12 @@ export function openConversationWith(userId) {
   if (!mounted) return Promise.reject(new Error("The chat panel is not mounted."));
   return mounted.openWith(userId);
 }
+
+/** Open the conversation `conversationId` (one of the person's own) in the mounted panel;
+ *  resolves with the open thread, or null when it is not among their conversations. */
+export async function openConversation(conversationId) {
+  if (!mounted) throw new Error("The chat panel is not mounted.");
+  if (!mounted.conversations.has(conversationId)) await mounted.loadList();
+  if (!mounted.conversations.has(conversationId)) return null;
+  return mounted.open(conversationId);
+}

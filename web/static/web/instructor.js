@@ -1,10 +1,11 @@
 // The instructor's view: the same week with booked lessons and free times, live
 // (a lesson appears the instant it is booked, and goes when it is cancelled);
-// weekly hours, date overrides and payout onboarding.
+// the profile (address, bio), weekly hours, date overrides and payout onboarding.
 import * as rest from "./api.js";
 import { addDays, localParts, renderWeek, weekNav } from "./calendar.js";
 import { hoursEditor } from "./hours.js";
 import { HOLDING, lessonList } from "./lessons.js";
+import { profileEditor } from "./profile.js";
 import { busy, el, errorBox, showError } from "./ui.js";
 
 export function mountInstructor(root, { hub, me }) {
@@ -17,12 +18,14 @@ export function mountInstructor(root, { hub, me }) {
   const lessons = lessonList({ me, tz, onChange: () => { drawWeek(); loadSlots(); } });
   const payouts = payoutBox();
   const hours = hoursEditor({ tz, onSaved: () => loadSlots() });
+  const profile = profileEditor();
 
   root.replaceChildren(
     el("section", { class: "week-section", "aria-labelledby": "week-title" },
       nav.nav, el("div", { class: "row" }, el("label", { for: "service" }, "Free times for"), serviceSelect),
       weekError, week),
     el("section", { "aria-labelledby": "lessons-title" }, el("h2", { id: "lessons-title" }, "Lessons"), lessons.root),
+    profile.root,
     hours.root,
     payouts.root,
   );
@@ -65,6 +68,7 @@ export function mountInstructor(root, { hub, me }) {
         ? services.map((s) => el("option", { value: s.id }, `${s.name}, ${s.duration_minutes} min`))
         : [el("option", { value: "" }, "No lessons offered yet (add one with POST /api/v1/instructors/me/services)")]));
       payouts.show(state.profile.payouts_ready);
+      profile.fill(state.profile);
       loadSlots();
     } catch (error) {
       showError(weekError, error);
@@ -85,7 +89,7 @@ export function mountInstructor(root, { hub, me }) {
       { onResync: () => loadSlots() }).catch((error) => showError(weekError, error));
   }
 
-  return { onEvent, start, resync: () => { lessons.reload().then(drawWeek); loadSlots(); } };
+  return { onEvent, start, reveal: lessons.reveal, resync: () => { lessons.reload().then(drawWeek); loadSlots(); } };
 }
 
 function payoutBox() {

@@ -1,8 +1,9 @@
 // "My lessons": the signed-in person's bookings, kept current by live events, with
-// cancel (a reason) and, for students, reschedule. Rows are updated in place, so a
-// live event never wipes a reason being typed.
+// where each happens, cancel (a reason) and, for students, reschedule. Rows are updated
+// in place, so a live event never wipes a reason being typed.
 import * as rest from "./api.js";
 import { statusWords, whenLabel } from "./calendar.js";
+import { placeLine } from "./places.js";
 import { busy, el, errorBox, money, showError } from "./ui.js";
 
 export const HOLDING = new Set(["pending_payment", "confirmed"]);
@@ -21,7 +22,7 @@ export function lessonList({ me, tz, onMove = null, onChange = () => {} }) {
       .sort((a, b) => a.start.localeCompare(b.start) || a.id - b.id);
     for (const [id, row] of rows) if (!shown.some((b) => b.id === id)) { row.node.remove(); rows.delete(id); }
     shown.forEach((booking, index) => {
-      const key = JSON.stringify([booking.status, booking.start, booking.payment]);
+      const key = JSON.stringify([booking.status, booking.start, booking.payment, booking.place]);
       let row = rows.get(booking.id);
       if (!row || row.key !== key) {
         const node = lessonRow(booking);
@@ -44,6 +45,7 @@ export function lessonList({ me, tz, onMove = null, onChange = () => {} }) {
     const row = el("li", { class: `lesson status-${booking.status}`, dataset: { booking: booking.id } },
       el("p", {}, el("strong", {}, whenLabel(booking.start, booking.end, tz)), ` · ${booking.service.name} ${other} · `,
         el("span", { class: "status" }, statusWords(booking.status))),
+      placeLine(booking, me.role),
       el("p", { class: "muted" }, paid.join(" · ")),
     );
     if (HOLDING.has(booking.status)) row.append(actions(booking));
@@ -69,6 +71,18 @@ export function lessonList({ me, tz, onMove = null, onChange = () => {} }) {
       }, form);
     });
     return form;
+  }
+
+  /** Scroll to a lesson and flash it (a notification's way there); false when not listed. */
+  function reveal(bookingId) {
+    const row = rows.get(bookingId);
+    if (!row) return false;
+    row.node.setAttribute("tabindex", "-1");
+    row.node.scrollIntoView({ block: "center" });
+    row.node.focus({ preventScroll: true });
+    row.node.classList.add("flash");
+    setTimeout(() => row.node.classList.remove("flash"), 3000);
+    return true;
   }
 
   function upsert(booking) {
@@ -100,5 +114,5 @@ export function lessonList({ me, tz, onMove = null, onChange = () => {} }) {
     }
   }
 
-  return { root, upsert, reload, onEvent, all: () => [...bookings.values()] };
+  return { root, upsert, reload, onEvent, reveal, all: () => [...bookings.values()] };
 }

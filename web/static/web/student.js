@@ -4,8 +4,9 @@ import * as rest from "./api.js";
 import { addDays, renderWeek, statusWords, weekNav, whenLabel } from "./calendar.js";
 import { newKey } from "./live.js";
 import { startCardStep } from "./payment.js";
-import { busy, el, errorBox, money, showError } from "./ui.js";
+import { busy, clearError, el, errorBox, money, showError } from "./ui.js";
 import { lessonList } from "./lessons.js";
+import { placeInputs, placeProblem } from "./places.js";
 
 const PLACES = {
   online: "Online",
@@ -22,8 +23,9 @@ export function mountStudent(root, { hub, me, stripeKey }) {
   const findButton = el("button", { type: "submit" }, "Search");
   const findError = errorBox("find-error");
   const instructorList = el("ul", { id: "instructors", class: "choices" });
-  const serviceSelect = el("select", { id: "service", onchange: () => loadSlots() });
-  const placeSelect = el("select", { id: "location" });
+  const serviceSelect = el("select", { id: "service", onchange: () => { showPlaces(); loadSlots(); } });
+  const place = placeInputs();
+  const placeSelect = el("select", { id: "location", onchange: () => { clearError(place.error, finder); place.show(placeSelect.value); } });
   // Talk to the instructor on show, in the chat panel beside the calendar.
   const messageError = errorBox("message-error");
   const messageButton = el("button", { type: "button", id: "message-button", hidden: true, onclick: () => message() });
@@ -33,6 +35,7 @@ export function mountStudent(root, { hub, me, stripeKey }) {
     el("div", { class: "row" }, q, findButton), findError, instructorList,
     el("div", { class: "row" }, el("label", { for: "service" }, "Lesson"), serviceSelect),
     el("div", { class: "row" }, el("label", { for: "location" }, "Where"), placeSelect),
+    place.root,
     messageRow,
   );
 
@@ -84,11 +87,19 @@ export function mountStudent(root, { hub, me, stripeKey }) {
     serviceSelect.replaceChildren(...instructor.services.map((s) => el("option", { value: s.id },
       `${s.name}, ${s.duration_minutes} min, ${money(s.price_cents, s.currency)}`)));
     if (serviceId) serviceSelect.value = String(serviceId);
-    const service = currentService();
-    placeSelect.replaceChildren(...(service?.location_types ?? []).map((t) => el("option", { value: t }, PLACES[t] ?? t)));
+    showPlaces();
     follow(`availability:${instructor.id}`);
     closePanel();
     loadSlots();
+  }
+
+  // The chosen lesson's location types, keeping the one chosen when it is still offered.
+  function showPlaces() {
+    const chosen = placeSelect.value;
+    const types = currentService()?.location_types ?? [];
+    placeSelect.replaceChildren(...types.map((t) => el("option", { value: t }, PLACES[t] ?? t)));
+    if (types.includes(chosen)) placeSelect.value = chosen;
+    place.show(placeSelect.value);
   }
 
   const currentService = () => state.instructor?.services.find((s) => String(s.id) === serviceSelect.value) ?? null;
@@ -142,9 +153,20 @@ export function mountStudent(root, { hub, me, stripeKey }) {
     action.focus();
   }
 
+  // A refused place is shown next to its input, which gets the focus; other errors by the button.
   async function book(service, slot) {
-    const booking = await rest.createBooking(
-      { service_id: service.id, start: slot.start, location_type: placeSelect.value }, newKey());
+    const type = placeSelect.value;
+    clearError(place.error, finder);
+    let booking;
+    try {
+      booking = await rest.createBooking(
+        { service_id: service.id, start: slot.start, location_type: type, ...place.fields(type) }, newKey());
+    } catch (failure) {
+      if (!placeProblem(failure)) throw failure;
+      showError(place.error, failure, finder);
+      place.input(type)?.focus();
+      return;
+    }
     lessons.upsert(booking);
     const outcome = panel.querySelector("#book-outcome");
     outcome.dataset.booking = booking.id;
@@ -199,6 +221,7 @@ export function mountStudent(root, { hub, me, stripeKey }) {
 
   return {
     onEvent,
+    reveal: lessons.reveal,
     resync: () => { lessons.reload(); loadSlots(); loadCredits(); },
     start: () => { search(); lessons.reload(); loadCredits(); },
   };
