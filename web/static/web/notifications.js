@@ -37,9 +37,16 @@ export function mountNotifications(root, { me, showLesson = () => false }) {
   );
   root.replaceChildren(bell, news, panel);
 
-  more.addEventListener("click", () => busy(more, error, () => load(state.cursor)));
+  more.addEventListener("click", () => busy(more, error, async () => {
+    const shown = list.children.length;
+    await load(state.cursor);
+    list.children[shown]?.querySelector("button")?.focus(); // the first one loaded, as "Load more" may go
+  }));
   readAll.addEventListener("click", () => busy(readAll, error, markAllRead));
-  root.addEventListener("keydown", (event) => { if (event.key === "Escape" && !panel.hidden) close(true); });
+  document.addEventListener("keydown", (event) => {
+    const here = root.contains(document.activeElement) || document.activeElement === document.body;
+    if (event.key === "Escape" && !panel.hidden && here) close(true);
+  });
   document.addEventListener("click", (event) => { if (!panel.hidden && !root.contains(event.target)) close(false); });
   setCount(count(me.unread_notifications) ?? 0);
 
