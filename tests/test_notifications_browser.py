@@ -110,7 +110,9 @@ def test_the_bell_counts_live_lists_leads_to_the_lesson_and_the_chat_and_marks_r
     browser, server, people, tmp_path
 ):
     teacher, service, student = people
-    booking = place_booking(service, student, timezone.now() + timedelta(days=2))
+    booking = place_booking(
+        service, student, timezone.now() + timedelta(days=2), payment_status="authorized"
+    )
     conversation, _ = conversation_open(user=student, participant_id=teacher.pk)
     page = sign_in(browser, server, student.email)
     other_tab = sign_in(browser, server, student.email)
@@ -153,6 +155,8 @@ def test_the_bell_counts_live_lists_leads_to_the_lesson_and_the_chat_and_marks_r
     items.first.get_by_role("button").click()
     expect(page.locator(".chat-thread h3")).to_have_text("Ida Keys")
     expect(bell).to_be_hidden()
+    expect(page.locator("#notifications-panel")).to_be_hidden()
+    eventually(lambda: not Notification.objects.filter(user=student, read_at__isnull=True).exists())
 
     # "Mark all read" on the page reads every one up to the newest, on the server too.
     for name in ("Ida Keys", "Ida <b>Keys</b>"):
@@ -214,11 +218,15 @@ def test_any_kind_and_any_data_reads_as_words(browser, server, people):
 
 def test_the_email_choices_round_trip(browser, server, people):
     _, _, student = people
-    page = sign_in(browser, server, student.email)
+    page = sign_in(browser, server, student.email, width=375)
     page.locator("#bell").click()
     page.get_by_text("E-mail me about…").click()
     messages = page.get_by_label("New messages")
     expect(messages).to_be_checked()
+    # At phone width the panel fits the screen.
+    box = page.locator("#notifications-panel").bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     messages.uncheck()
     page.get_by_role("button", name="Save e-mail choices").click()
     expect(page.locator("#notification-settings")).to_contain_text("E-mail choices saved.")

@@ -15,7 +15,7 @@ const isUnread = (notification) => !notification.read_at;
 export function mountNotifications(root, { me, showLesson = () => false }) {
   const tz = me.timezone;
   // items: id → notification with `tick`, the order it was last stored in (see load).
-  const state = { unread: 0, items: new Map(), tick: 0, cursor: null, loaded: false, stale: false, version: 0, loads: 0 };
+  const state = { unread: 0, items: new Map(), tick: 0, cursor: null, loaded: false, stale: false, version: 0, loads: 0, opens: 0 };
 
   const badge = el("span", { id: "bell-count", class: "bell-count", hidden: true });
   const unreadWord = el("span", { class: "visually-hidden", hidden: true }, " unread");
@@ -51,6 +51,7 @@ export function mountNotifications(root, { me, showLesson = () => false }) {
   setCount(count(me.unread_notifications) ?? 0);
 
   function open() {
+    state.opens += 1;
     panel.hidden = false;
     bell.setAttribute("aria-expanded", "true");
     if (!state.loaded || state.stale) load(null);
@@ -137,9 +138,10 @@ export function mountNotifications(root, { me, showLesson = () => false }) {
     const where = target(notification);
     if (where?.bookingId && showLesson(where.bookingId)) close(false);
     if (where?.conversationId || where?.userId) {
+      const opens = state.opens;
       try {
         await openChat(where);
-        close(false);
+        if (opens === state.opens) close(false); // not if the panel was opened again meanwhile
       } catch (failure) {
         showError(error, { message: `The conversation could not be opened: ${failure.message}` });
       }
