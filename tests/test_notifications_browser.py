@@ -66,6 +66,8 @@ DESCRIBE = """async (start) => {
     ["booking_rescheduled", { service: 5, start: "soon", with: "Ida" }],
     ["lesson_reminder", { service: "Piano", start, with: { name: "Ida" } }],
     ["payment_failed", { service: "Piano", pay_by: start }],
+    ["payment_failed", { service: "Piano", pay_by: null, status: "cancelled" }],
+    ["booking_cancelled", { service: "Piano", reason: "payment_failed", with: { id: 1 } }],
     ["message", { sender: { name: ["x"] } }],
     ["export_ready", { export_id: 3, expires_at: start }],
   ];
@@ -210,6 +212,8 @@ def test_any_kind_and_any_data_reads_as_words(browser, server, people):
         ["Moved: Your lesson", ""],
         ["Coming up: Piano with Ida, Tue 2 Mar, 10:30", ""],
         ["Payment failed: Piano", "Pay by Tue 2 Mar, 10:30 to keep the lesson."],
+        ["Payment failed: Piano", "The booking was cancelled."],
+        ["Cancelled: Piano", "Reason: the payment did not go through"],
         ["New messages", ""],
         ["Your data export is ready", "Download it by Tue 2 Mar, 10:30."],
     ]

@@ -36,7 +36,7 @@ function lesson(data, tz, at = ", ") {
 /** {title, detail?}: the line shown for a notification, in the person's zone `tz`. */
 export function describe(notification, tz) {
   const data = dataOf(notification);
-  const reason = text(data.reason);
+  const reason = text(data.reason) === "payment_failed" ? "the payment did not go through" : text(data.reason);
   switch (notification?.kind) {
     case "booking_confirmed":
       return { title: `Confirmed: ${lesson(data, tz)}` };
@@ -48,10 +48,8 @@ export function describe(notification, tz) {
       return { title: `Expired unpaid: ${lesson(data, tz)}` };
     case "payment_failed": {
       const payBy = momentLabel(data.pay_by, tz);
-      return {
-        title: `Payment failed: ${lesson(data, tz)}`,
-        detail: payBy ? `Pay by ${payBy} to keep the lesson.` : "Check your payment to keep the lesson.",
-      };
+      const cancelled = data.status === "cancelled" ? "The booking was cancelled." : "";
+      return { title: `Payment failed: ${lesson(data, tz)}`, detail: payBy ? `Pay by ${payBy} to keep the lesson.` : cancelled };
     }
     case "lesson_reminder":
       return { title: `Coming up: ${lesson(data, tz)}` };
