@@ -93,12 +93,18 @@ def publish(*, topic: str, event_type: str, data: Any) -> int:
 
     Returns the event's seq. Nothing is stored or sent if the transaction rolls back.
     """
-    # Round-trip through JSON now, so what is stored is exactly what is sent.
-    data = orjson.loads(orjson.dumps(data))
+    return publish_computed(topic=topic, event_type=event_type, compute=lambda: data)
+
+
+def publish_computed(*, topic: str, event_type: str, compute: Callable[[], Any]) -> int:
+    """`publish`, with the data read by `compute` once the topic is locked: a figure
+    such as an unread count then reaches subscribers in commit order, never stale."""
     # Inside the caller's transaction no savepoint is needed: if this fails, so does
     # the caller's change (two round trips fewer per event).
     with transaction.atomic(savepoint=False):
         topic_id, seq, epoch = _next_seq(topic)
+        # Round-trip through JSON now, so what is stored is exactly what is sent.
+        data = orjson.loads(orjson.dumps(compute()))
         created_at = timezone.now()
         Event.objects.create(
             topic_id=topic_id, seq=seq, type=event_type, data=data, created_at=created_at

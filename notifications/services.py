@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from conventions.errors import Invalid
 from conventions.mail import email_enqueue
-from hub.services import publish
+from hub.services import publish, publish_computed
 from hub.topics import user_topic
 from notifications.models import Kind, Notification, NotificationSettings
 from notifications.selectors import email_choices, email_wanted, unread_count
@@ -74,11 +74,12 @@ def notification_create(
 
 
 def _unread_changed(user: User) -> None:
-    """Every tab and device shows the same unread count."""
-    publish(
+    """Every tab and device shows the same unread count: counted under the topic's lock,
+    so of two changes at once the later event carries the later count."""
+    publish_computed(
         topic=user_topic(user.pk),
         event_type="notifications.unread",
-        data={"unread_count": unread_count(user=user)},
+        compute=lambda: {"unread_count": unread_count(user=user)},
     )
 
 

@@ -151,3 +151,24 @@ def test_the_email_of_a_notification_follows_the_preference(student, as_student)
     notification_create(user=student, kind=Kind.BOOKING_CANCELLED, data={}, email=email)
     assert OutgoingEmail.objects.filter(to=student.email).count() == 1
     assert Notification.objects.filter(user=student).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_unread_count_pushed_is_the_true_one_when_reads_and_news_race(student):
+    from tests.helpers import race
+
+    notify(student, 5)
+
+    def create():
+        notification_create(user=student, kind=Kind.MESSAGE, data={})
+
+    def read_all():
+        from notifications.services import notifications_read
+
+        notifications_read(user=student, up_to=2**62)
+
+    race([create, read_all] * 4)
+    pushed = [d for t, d in events_on(f"user:{student.pk}", notices=True)
+              if t == "notifications.unread"]  # fmt: skip
+    unread = Notification.objects.filter(user=student, read_at__isnull=True).count()
+    assert pushed[-1] == {"unread_count": unread}
