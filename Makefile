@@ -43,7 +43,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/bandit --quiet --recursive --severity-level medium \
-		--exclude '*/tests/*,*/migrations/*' config conventions accounts hub notifications bookings chat payments web
+		--exclude '*/tests/*,*/migrations/*' config conventions accounts hub notifications bookings chat payments privacy web
 
 test: install lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \

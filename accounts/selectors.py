@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 
 from accounts.models import ApiToken, User
 from conventions.pagination import id_cursor_decode, id_cursor_encode
+from conventions.times import iso_z
 
 
 def tokens_live(*, user: User) -> QuerySet[ApiToken]:
@@ -60,3 +61,32 @@ def sessions_still_valid(*, sessions: dict[str, int]) -> set[str]:
         ):
             valid.add(key)
     return valid
+
+
+def profile_export(*, user: User) -> dict[str, Any]:
+    """What the user row holds about the person, for their data export."""
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "timezone": user.timezone,
+        "date_joined": iso_z(user.date_joined),
+        "last_login": iso_z(user.last_login) if user.last_login else None,
+    }
+
+
+def tokens_export(*, user: User) -> list[dict[str, Any]]:
+    """Every token the person holds, revoked ones too, by its metadata: never its digest."""
+    return [
+        {
+            "id": token.pk,
+            "name": token.name,
+            "prefix": token.prefix,
+            "created_at": iso_z(token.created_at),
+            "last_used_at": iso_z(token.last_used_at) if token.last_used_at else None,
+            "expires_at": iso_z(token.expires_at),
+            "revoked_at": iso_z(token.revoked_at) if token.revoked_at else None,
+        }
+        for token in ApiToken.objects.filter(user=user).order_by("pk")
+    ]

@@ -45,6 +45,8 @@ def _validated_fields(*, email: str, name: str, timezone_name: str) -> dict[str,
         validate_email(email)
     except ValidationError:
         errors["email"] = "Enter a valid e-mail address."
+    if email.endswith(".invalid"):  # never deliverable; erased accounts' addresses live there
+        errors["email"] = "Enter a valid e-mail address."
     try:
         name = text_clean(name or "", field="name", max_length=150)
     except Invalid as refused:
@@ -311,6 +313,19 @@ def token_revoke_own(*, user: User, token_id: int) -> None:
     token_revoke(api_token=api_token)
 
 
+def password_confirm(
+    *, user: User, password: str, client_address: str = "", refusal: str = "Wrong password."
+) -> None:
+    """A signed-in person proves it is them again (a password change, closing the account).
+
+    Wrong passwords count as failed logins, so they share the login's limits (429).
+    """
+    throttle.login_check(email=user.email, address=client_address)
+    if not user.check_password(password):
+        throttle.login_failed(email=user.email, address=client_address)
+        raise Unauthorized(refusal)
+
+
 def password_change(
     *,
     user: User,
@@ -324,10 +339,12 @@ def password_change(
     Both hashes are computed before the short transaction that writes them; wrong
     current passwords count as failed logins.
     """
-    throttle.login_check(email=user.email, address=client_address)
-    if not user.check_password(current_password):
-        throttle.login_failed(email=user.email, address=client_address)
-        raise Unauthorized("The current password is wrong.")
+    password_confirm(
+        user=user,
+        password=current_password,
+        client_address=client_address,
+        refusal="The current password is wrong.",
+    )
     try:
         password_validation.validate_password(new_password, user)
     except ValidationError as exc:

@@ -4,13 +4,29 @@ Called by services inside their transaction, after the change, so the data is th
 resource as REST returns it once that transaction commits.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from bookings.models import Booking
 from bookings.notices import booking_notify
-from bookings.shapes import availability_change_data, booking_data, payment_data
-from hub.services import publish
+from bookings.shapes import (
+    availability_change_data,
+    booking_data,
+    booking_data_erased,
+    payment_data,
+)
+from hub.services import publish, stored_events_rewrite
 from hub.topics import user_topic
+
+BOOKING_EVENTS = (
+    "booking.created",
+    "booking.confirmed",
+    "booking.cancelled",
+    "booking.rescheduled",
+    "booking.expired",
+    "booking.completed",
+    "booking.no_show",
+)
 
 
 def availability_topic(instructor_id: int) -> str:
@@ -44,3 +60,16 @@ def availability_changed(*, instructor_id: int, start: datetime, end: datetime, 
         instructor_id=instructor_id, start=start, end=end, reason=reason
     )
     publish(topic=availability_topic(instructor_id), event_type="availability.changed", data=data)
+
+
+def booking_history_erase(*, user_id: int, name: str, counterpart_ids: Iterable[int]) -> None:
+    """After a person's erasure, the booking events stored on the topics of the people they
+    had lessons with keep nothing of them (see `booking_data_erased`)."""
+    for counterpart_id in counterpart_ids:
+        for side in ("student", "instructor"):
+            stored_events_rewrite(
+                topic=user_topic(counterpart_id),
+                event_types=BOOKING_EVENTS,
+                where={f"{side}__id": user_id},
+                rewrite=lambda data: booking_data_erased(data, user_id=user_id, name=name),
+            )

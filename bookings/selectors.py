@@ -8,6 +8,7 @@ with them, and the services guard their compare-and-swap with the same ones.
 import bisect
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -20,8 +21,10 @@ from bookings.models import (
     AvailabilityRule,
     Booking,
     BookingStatus,
+    InstructorProfile,
     Service,
 )
+from bookings.shapes import availability_data, booking_data, service_data
 from conventions.errors import Conflict, Invalid, NotFound
 from conventions.pagination import moment_page
 from conventions.times import iso_z
@@ -295,3 +298,30 @@ def booking_list(
             raise Invalid("Unknown status.", details={"status": "unknown"})
         bookings = bookings.filter(status=status)
     return moment_page(bookings, cursor=cursor, limit=limit, moment="start", newest_first=False)
+
+
+def bookings_export(*, user: User) -> list[dict[str, Any]]:
+    """Every booking the person takes part in, as REST shows it to them, for their data
+    export: without the payment's client secret (a key to pay, not data about them)."""
+    items = []
+    for booking in _bookings_of(user).select_related("payment").order_by("start", "pk"):
+        data = booking_data(booking, viewer_id=user.pk)
+        data["payment"].pop("client_secret", None)
+        items.append(data)
+    return items
+
+
+def instructor_export(*, user: User) -> dict[str, Any] | None:
+    """An instructor's profile, address, services (retired ones too) and hours; None for
+    anyone without a profile."""
+    profile = InstructorProfile.objects.filter(user=user).first()
+    if profile is None:
+        return None
+    return {
+        "bio": profile.bio,
+        "address": profile.address,
+        "services": [
+            {**service_data(s), "active": s.is_active} for s in profile.services.order_by("pk")
+        ],
+        "availability": availability_data(profile),
+    }

@@ -99,6 +99,22 @@ def booking_data(booking: Booking, *, viewer_id: int) -> dict:
     }
 
 
+def booking_data_erased(data: dict, *, user_id: int, name: str) -> dict:
+    """A stored booking object once `user_id` (one of its two people) is erased: their new
+    name, and no note, place or cancel reason of theirs."""
+    data = {**data}
+    side = "student" if data["student"]["id"] == user_id else "instructor"
+    data[side] = {**data[side], "name": name}
+    place = data.get("place")
+    if side == "student":
+        data["note"] = ""
+    if place and (side == "student" or place["kind"] == LocationType.INSTRUCTOR_LOCATION):
+        data["place"] = {**place, "text": ""}
+    if data.get("cancelled_by") == user_id:
+        data["cancel_reason"] = ""
+    return data
+
+
 def place_data(booking: Booking) -> dict | None:
     """Where the lesson happens; null online. Only ever in a booking, seen by its two people."""
     if booking.location_type == LocationType.ONLINE:

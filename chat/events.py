@@ -5,7 +5,14 @@ Called by services inside their transaction, after the change.
 
 from chat.models import Conversation, Message
 from chat.selectors import pair_lessons
-from chat.shapes import conversation_data, message_data, read_data
+from chat.shapes import (
+    conversation_data,
+    conversation_data_erased,
+    erased_data,
+    message_data,
+    message_data_erased,
+    read_data,
+)
 from hub.services import publish, stored_events_rewrite
 from hub.topics import user_topic
 
@@ -22,13 +29,16 @@ def message_event(message: Message, event_type: str) -> None:
     )
 
 
+MESSAGE_EVENTS = ("message.created", "message.edited", "message.deleted")
+
+
 def message_history_rewrite(message: Message, *, participant_ids: tuple[int, int]) -> None:
     """After an edit or a delete, no stored event may still hold the old text: the
     message's own events and both inboxes' `last_message` now show it as it is."""
     current = message_data(message)
     stored_events_rewrite(
         topic=conversation_topic(message.conversation_id),
-        event_types=("message.created", "message.edited", "message.deleted"),
+        event_types=MESSAGE_EVENTS,
         where={"id": message.pk},
         rewrite=lambda data: current,
     )
@@ -39,6 +49,35 @@ def message_history_rewrite(message: Message, *, participant_ids: tuple[int, int
             where={"last_message__id": message.pk},
             rewrite=lambda data: {**data, "last_message": current},
         )
+
+
+def sender_history_erase(
+    conversation: Conversation, *, user_id: int, name: str, other_id: int
+) -> None:
+    """After a person's erasure no stored event holds their words: their messages' events
+    show them deleted, and the other side's inbox rows show the new name. (Their own
+    `user:` topic is forgotten whole.)"""
+    stored_events_rewrite(
+        topic=conversation_topic(conversation.pk),
+        event_types=MESSAGE_EVENTS,
+        where={"sender_id": user_id},
+        rewrite=message_data_erased,
+    )
+    stored_events_rewrite(
+        topic=user_topic(other_id),
+        event_types=("conversation.updated",),
+        where={"id": conversation.pk},
+        rewrite=lambda data: conversation_data_erased(data, user_id=user_id, name=name),
+    )
+
+
+def participant_erased(conversation: Conversation, *, user_id: int, name: str) -> None:
+    """Open chat panes drop the erased person's texts and show their new name."""
+    publish(
+        topic=conversation_topic(conversation.pk),
+        event_type="participant.erased",
+        data=erased_data(user_id=user_id, name=name),
+    )
 
 
 def read_event(*, conversation_id: int, user_id: int, message_id: int) -> None:

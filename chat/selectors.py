@@ -2,14 +2,15 @@
 
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from accounts.models import User
 from bookings.models import Booking
 from chat.models import Conversation, Message, Participant
-from chat.shapes import conversation_data, lesson_data
+from chat.shapes import conversation_data, lesson_data, message_data
 from conventions.errors import NotFound
 from conventions.pagination import moment_page
+from conventions.times import iso_z
 
 BOOKINGS_SHOWN = 10
 
@@ -146,3 +147,26 @@ def message_history(
         messages = messages.filter(id__lt=before)
     page = list(messages.order_by("-id")[: limit + 1])
     return page[:limit], len(page) > limit
+
+
+def conversations_export(*, user: User) -> list[dict[str, Any]]:
+    """The person's conversations, with whom and since when, and the messages they wrote
+    (not the other side's: those are the other person's words), for their data export."""
+    conversations = (
+        Conversation.objects.filter(Q(student=user) | Q(instructor=user))
+        .select_related("student", "instructor")
+        .order_by("pk")
+    )
+    own: dict[int, list[dict[str, Any]]] = {}
+    for message in Message.objects.filter(sender=user).order_by("pk"):
+        own.setdefault(message.conversation_id, []).append(message_data(message))
+    return [
+        {
+            "id": c.pk,
+            "student": {"id": c.student_id, "name": c.student.name},
+            "instructor": {"id": c.instructor_id, "name": c.instructor.name},
+            "created_at": iso_z(c.created_at),
+            "messages": own.get(c.pk, []),
+        }
+        for c in conversations
+    ]

@@ -2,9 +2,11 @@
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.erasure import user_hold_active
 from accounts.models import Role, User
 from bookings.models import Booking
 from chat.events import (
@@ -12,12 +14,15 @@ from chat.events import (
     conversation_updated,
     message_event,
     message_history_rewrite,
+    participant_erased,
     read_event,
+    sender_history_erase,
 )
 from chat.models import Conversation, Message, Participant
 from chat.notices import message_notice_seen, message_notify
 from chat.selectors import participant_get, unread_count
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
+from conventions.mail import emails_forget
 from conventions.ratelimit import Rate, take
 from conventions.text import text_refuse_controls
 from hub.viewing import users_viewing
@@ -112,6 +117,7 @@ def message_send(
     viewing = other in users_viewing(conversation_topic(conversation_id))
     try:
         with transaction.atomic():
+            user_hold_active(user=user)  # an erasure of the sender waits, or has happened
             message = Message.objects.create(
                 conversation_id=conversation_id, sender=user, body=body, client_id=client_id
             )
@@ -173,6 +179,7 @@ def _own_message(user: User, conversation_id: int, message_id: object) -> Messag
 def message_edit(*, user: User, conversation_id: int, message_id: object, body: object) -> Message:
     """The author rewrites a message; both sides get `message.edited`."""
     body = _clean_body(body)
+    user_hold_active(user=user)  # an erasure of the author waits, or has happened
     message = _own_message(user, conversation_id, message_id)
     take(f"chat.edit:{user.pk}", send_rate())  # limited like sends; refusals change nothing
     message.body = body
@@ -237,3 +244,38 @@ def read_mark(*, user: User, conversation_id: int, message_id: object) -> bool:
             last_message=conversation.last_message,
         )
     return bool(moved)
+
+
+def messages_erase(*, user: User) -> int:
+    """Privacy erasure: every message the person sent keeps its place but not its text,
+    in the database, in every stored event and in unsent e-mail notices; the other side
+    hears `participant.erased` and gets its inbox row anew. In the caller's transaction,
+    after the user row is scrubbed (the new name is shown). Returns how many messages."""
+    erased = Message.objects.filter(sender=user).update(
+        body="", deleted_at=Coalesce(F("deleted_at"), Value(timezone.now()))
+    )
+    conversations = Conversation.objects.filter(
+        Q(student=user) | Q(instructor=user)
+    ).select_related("student", "instructor", "last_message")
+    for conversation in conversations:
+        other = Participant.objects.select_for_update().get(
+            conversation=conversation, user_id=conversation.other(user.pk)
+        )
+        # Deleted messages are not unread: counted afresh under the row's lock.
+        unread = unread_count(
+            conversation_id=conversation.pk,
+            user_id=other.user_id,
+            last_read_message_id=other.last_read_message_id,
+        )
+        Participant.objects.filter(pk=other.pk).update(unread_count=unread)
+        sender_history_erase(conversation, user_id=user.pk, name=user.name, other_id=other.user_id)
+        participant_erased(conversation, user_id=user.pk, name=user.name)
+        conversation_updated(
+            conversation,
+            for_user_id=other.user_id,
+            marker=other.last_read_message_id,
+            unread=unread,
+            last_message=conversation.last_message,
+        )
+        emails_forget(key_prefix=f"offline-notice-{other.pk}-")
+    return erased

@@ -65,3 +65,24 @@ def conversation_data(
         "last_message": message_data(last_message) if last_message else None,
         "bookings": lessons,
     }
+
+
+def message_data_erased(data: dict) -> dict:
+    """A stored message object once its author is erased: deleted, with no body."""
+    return {**data, "body": None, "deleted": True}
+
+
+def conversation_data_erased(data: dict, *, user_id: int, name: str) -> dict:
+    """A stored conversation object once `user_id` (one of its two people) is erased: their
+    new name, and their last message, if it is the last, deleted."""
+    side = "student" if data["student"]["id"] == user_id else "instructor"
+    data = {**data, side: {"id": user_id, "name": name}}
+    last = data.get("last_message")
+    if last and last["sender_id"] == user_id:
+        data["last_message"] = message_data_erased(last)
+    return data
+
+
+def erased_data(*, user_id: int, name: str) -> dict:
+    """What `participant.erased` says: who, and the name shown for them from now on."""
+    return {"user_id": user_id, "name": name}

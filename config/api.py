@@ -24,6 +24,7 @@ from conventions.errors import (
 )
 from notifications.api import router as notifications_router
 from payments.api import router as payments_router
+from privacy.api import router as privacy_router
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ api.add_router("/", bookings_router)
 api.add_router("/", chat_router)
 api.add_router("/", payments_router)
 api.add_router("/", notifications_router)
+api.add_router("/", privacy_router)
 
 
 # A dependency that did not answer (the payment provider): try again after this long.

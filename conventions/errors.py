@@ -54,6 +54,14 @@ class LimitExceeded(ServiceError):
     code = socket_code = "limit_exceeded"
 
 
+class Gone(ServiceError):
+    """It existed and is yours, but is no longer kept (an expired data export)."""
+
+    status = 410
+    code = "gone"
+    socket_code = "not_found"
+
+
 class RateLimited(ServiceError):
     status = 429
     code = socket_code = "rate_limited"
@@ -76,6 +84,7 @@ HTTP_STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "too_large",
     422: "invalid",
     429: "rate_limited",

@@ -40,8 +40,12 @@ class Claim:
 def email_enqueue(*, key: str, to: str, subject: str, body: str) -> None:
     """Queue an e-mail in the caller's transaction, so it goes out only if that commits.
 
-    The key says what the e-mail is about: queuing a key again changes nothing.
+    The key says what the e-mail is about: queuing a key again changes nothing. An
+    address under `.invalid` (RFC 2606: never deliverable, e.g. an erased account's) is
+    not queued.
     """
+    if to.lower().endswith(".invalid"):
+        return
     OutgoingEmail.objects.bulk_create(
         [
             OutgoingEmail(
@@ -79,6 +83,21 @@ def emails_prune(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=settings.EMAIL_SENT_RETENTION_DAYS)
     deleted, _ = OutgoingEmail.objects.filter(sent_at__lt=cutoff).delete()
     return deleted
+
+
+def emails_forget(*, to: str = "", key_prefix: str = "") -> int:
+    """Privacy erasure: e-mails to `to`, or keyed `key_prefix…`, that have not gone out are
+    dropped; sent ones keep only their key and times. Returns how many were touched."""
+    if not to and not key_prefix:
+        return 0
+    rows = OutgoingEmail.objects.all()
+    if to:
+        rows = rows.filter(to__iexact=to)
+    if key_prefix:
+        rows = rows.filter(key__startswith=key_prefix)
+    dropped, _ = rows.filter(sent_at__isnull=True).delete()
+    blanked = rows.filter(sent_at__isnull=False).update(to="", subject="", body="", last_error="")
+    return dropped + blanked
 
 
 def _claim_next() -> Claim | None:

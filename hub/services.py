@@ -191,6 +191,13 @@ def stored_events_rewrite(
     return len(rows)
 
 
+def topic_events_forget(*, topic: str) -> int:
+    """Delete every stored event of a topic no one can read again (an erased person's own
+    `user:` topic). The counter stays, so seqs are never reused. Returns how many."""
+    deleted, _ = Event.objects.filter(topic__name=topic).delete()
+    return deleted
+
+
 def events_prune() -> int:
     """Delete events older than the retention period; safe to run twice."""
     cutoff = timezone.now() - timedelta(days=conf.retention_days())

@@ -10,6 +10,7 @@ from conventions.pagination import (
     ranked_cursor_encode,
 )
 from notifications.models import Kind, Notification, NotificationSettings
+from notifications.shapes import notification_data
 
 ORDERS = ("time", "unread_first")
 
@@ -73,3 +74,12 @@ def email_choices(*, user: User) -> dict[str, bool]:
 
 def email_wanted(*, user: User, kind: str) -> bool:
     return email_choices(user=user)[kind]
+
+
+def notifications_export(*, user: User) -> dict[str, object]:
+    """The person's notifications, oldest first, and their e-mail choices, for their export."""
+    rows = Notification.objects.filter(user=user).order_by("pk")
+    return {
+        "items": [notification_data(n) for n in rows],
+        "email": email_choices(user=user),
+    }

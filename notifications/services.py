@@ -137,6 +137,14 @@ def notification_settings_update(*, user: User, email: object) -> dict[str, bool
     return email_choices(user=user)
 
 
+def notifications_erase(*, user: User) -> int:
+    """Privacy erasure: forget the person's notifications and e-mail choices (no event: no
+    one reads their topic any more). Returns how many notifications went."""
+    deleted, _ = Notification.objects.filter(user=user).delete()
+    NotificationSettings.objects.filter(user=user).delete()
+    return deleted
+
+
 def notifications_prune() -> int:
     """Forget read notifications past NOTIFICATIONS_READ_RETENTION_DAYS, and unread ones
     past NOTIFICATIONS_UNREAD_RETENTION_DAYS. Safe to run twice."""

@@ -1,7 +1,7 @@
 """Payments as REST answers them: built from rows it is given, no queries."""
 
 from conventions.times import iso_z
-from payments.models import CreditEntry
+from payments.models import CreditEntry, Payment
 
 
 def credit_entry_data(entry: CreditEntry) -> dict:
@@ -14,4 +14,22 @@ def credit_entry_data(entry: CreditEntry) -> dict:
         "reference": entry.reference,
         "note": entry.note,
         "created_at": iso_z(entry.created_at),
+    }
+
+
+def payment_record_data(payment: Payment, *, role: str) -> dict:
+    """A payment as its payer or payee finds it in their data export: amounts and status,
+    never a client secret nor the provider's ids of customers and cards."""
+    return {
+        "reference": payment.reference,
+        "role": role,
+        "description": payment.description,
+        "status": payment.status,
+        "currency": payment.currency,
+        "amount_cents": payment.amount_cents,
+        "credit_cents": payment.credit_cents,
+        "captured_cents": payment.captured_cents,
+        "refunded_cents": payment.refunded_cents,
+        "created_at": iso_z(payment.created_at),
+        "updated_at": iso_z(payment.updated_at),
     }

@@ -6,7 +6,9 @@ from django.conf import settings
 
 from config.celery import app
 
-OURS = ("conventions", "accounts", "hub", "notifications", "bookings", "chat", "payments")
+OURS = (
+    "conventions", "accounts", "hub", "notifications", "bookings", "chat", "payments", "privacy",
+)  # fmt: skip
 PATTERN = re.compile(r"^(?P<app>[a-z]+)\.(?P<entity>[a-z]+(?:_[a-z]+)*)_(?P<action>[a-z]+)$")
 
 

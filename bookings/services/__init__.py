@@ -10,6 +10,11 @@ from bookings.services.catalog import (
     service_retire,
     service_update,
 )
+from bookings.services.erasure import (
+    bookings_cancel_future,
+    bookings_scrub,
+    instructor_services_retire,
+)
 from bookings.services.lifecycle import (
     booking_cancel,
     booking_cancel_by_staff,
@@ -36,8 +41,11 @@ __all__ = [
     "booking_payment_authorise",
     "booking_payment_settle",
     "booking_reschedule",
+    "bookings_cancel_future",
+    "bookings_scrub",
     "instructor_profile_ensure",
     "instructor_profile_update",
+    "instructor_services_retire",
     "reminders_send",
     "service_create",
     "service_retire",

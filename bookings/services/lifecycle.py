@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.erasure import user_hold_active
 from accounts.models import Role, User
 from bookings.due import lesson_ended, payment_hold_lapsed
 from bookings.events import availability_changed, booking_event, payment_event
@@ -144,6 +145,11 @@ def booking_create(
     try:
         with transaction.atomic():
             _lock_instructor(service.instructor_id)
+            # The student's account may not close, nor the service retire (an instructor's
+            # erasure retires them all), between our checks and our commit.
+            user_hold_active(user=student)
+            if not Service.objects.filter(pk=service.pk, is_active=True).exists():
+                raise NotFound("No such service.")
             # A racing retry with our key may have committed while we waited for the lock.
             earlier = _earlier_with_key(student, idempotency_key)
             if earlier is not None:

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "payments",
     "bookings",
     "chat",
+    "privacy",
     "web",
     "config",
 ]
@@ -240,6 +241,7 @@ CELERY_BEAT_SCHEDULE = {
         ("conventions.emails_send", 30),
         ("conventions.emails_prune", 3600),
         ("notifications.notifications_prune", 3600),
+        ("privacy.exports_prune", 3600),
     )
 }
 
@@ -353,5 +355,5 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 
-# The domain apps' own settings (payments, chat, bookings).
+# The domain apps' own settings (notifications, payments, chat, bookings, privacy).
 from config.settings.domain import *  # noqa: E402, F403

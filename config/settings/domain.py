@@ -1,4 +1,5 @@
-"""The domain apps' settings: notifications, payments, chat, bookings. Part of `config.settings`."""
+"""The domain apps' settings: notifications, payments, chat, bookings, privacy. Part of
+`config.settings`."""
 
 import os
 
@@ -52,3 +53,9 @@ BOOKINGS_LATE_CANCELLATION_CAPTURE_PERCENT = env_float(
 BOOKINGS_INSTRUCTOR_LATE_CANCELLATION_CREDIT_CENTS = int(
     env_float("BOOKINGS_INSTRUCTOR_LATE_CANCELLATION_CREDIT_CENTS", 1000)
 )
+
+# --- Privacy -------------------------------------------------------------------
+# A ready data export can be downloaded for this long; then its archive is dropped (hourly).
+PRIVACY_EXPORT_RETENTION_HOURS = env_float("PRIVACY_EXPORT_RETENTION_HOURS", 72)
+# Exports a person may ask for per day, one at a time in any case (staff are not counted).
+PRIVACY_EXPORTS_PER_DAY = env_float("PRIVACY_EXPORTS_PER_DAY", 5)

@@ -1,4 +1,5 @@
 from payments.services.credits import credit_balance, credit_grant, credit_spend
+from payments.services.erasure import payments_scrub
 from payments.services.intents import (
     payment_authorise,
     payment_authorise_off_session,
@@ -32,6 +33,7 @@ __all__ = [
     "payment_release",
     "payment_reschedule",
     "payment_sync",
+    "payments_scrub",
     "payout_account_refresh",
     "payout_onboarding_start",
     "provider_event_process",
