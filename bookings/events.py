@@ -62,14 +62,20 @@ def availability_changed(*, instructor_id: int, start: datetime, end: datetime, 
     publish(topic=availability_topic(instructor_id), event_type="availability.changed", data=data)
 
 
-def booking_history_erase(*, user_id: int, name: str, counterpart_ids: Iterable[int]) -> None:
+def booking_history_erase(
+    *, user_id: int, name: str, kept_reason: str, counterpart_ids: Iterable[int]
+) -> None:
     """After a person's erasure, the booking events stored on the topics of the people they
     had lessons with keep nothing of them (see `booking_data_erased`)."""
+
+    def erased(data: dict) -> dict:
+        return booking_data_erased(data, user_id=user_id, name=name, kept_reason=kept_reason)
+
     for counterpart_id in counterpart_ids:
         for side in ("student", "instructor"):
             stored_events_rewrite(
                 topic=user_topic(counterpart_id),
                 event_types=BOOKING_EVENTS,
                 where={f"{side}__id": user_id},
-                rewrite=lambda data: booking_data_erased(data, user_id=user_id, name=name),
+                rewrite=erased,
             )

@@ -127,3 +127,16 @@ def payment_failed_notify(booking: Booking) -> None:
             key=key,
         ),
     )
+
+
+# Every kind whose data names the other person (`with`, from `notice_data`).
+NOTICE_KINDS = (*KINDS.values(), Kind.PAYMENT_FAILED)
+
+
+def notice_data_erased(data: dict, *, user_id: int, name: str, kept_reason: str) -> dict:
+    """A kept notice once the person it is `with` is erased: their new name, and no reason
+    they wrote (`kept_reason`, the erasure's own, stays)."""
+    data = {**data, "with": {"id": user_id, "name": name}}
+    if data.get("reason") and data["reason"] != kept_reason:
+        data["reason"] = ""
+    return data

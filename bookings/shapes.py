@@ -99,9 +99,10 @@ def booking_data(booking: Booking, *, viewer_id: int) -> dict:
     }
 
 
-def booking_data_erased(data: dict, *, user_id: int, name: str) -> dict:
+def booking_data_erased(data: dict, *, user_id: int, name: str, kept_reason: str = "") -> dict:
     """A stored booking object once `user_id` (one of its two people) is erased: their new
-    name, and no note, place or cancel reason of theirs."""
+    name, and no note, place or cancel reason of theirs (`kept_reason`, the erasure's own
+    reason for cancelling, stays)."""
     data = {**data}
     side = "student" if data["student"]["id"] == user_id else "instructor"
     data[side] = {**data[side], "name": name}
@@ -110,7 +111,7 @@ def booking_data_erased(data: dict, *, user_id: int, name: str) -> dict:
         data["note"] = ""
     if place and (side == "student" or place["kind"] == LocationType.INSTRUCTOR_LOCATION):
         data["place"] = {**place, "text": ""}
-    if data.get("cancelled_by") == user_id:
+    if data.get("cancelled_by") == user_id and data.get("cancel_reason") != kept_reason:
         data["cancel_reason"] = ""
     return data
 

@@ -15,7 +15,11 @@ from conventions.mail import email_enqueue
 from hub.registry import users_connected
 from notifications.models import Kind
 from notifications.selectors import email_wanted, unread_in_group
-from notifications.services import notification_create, notifications_read_group
+from notifications.services import (
+    notification_create,
+    notifications_data_rewrite,
+    notifications_read_group,
+)
 
 # Older unread messages are not worth a notice any more (and bound the scan).
 LOOKBACK = timedelta(days=2)
@@ -42,6 +46,15 @@ def message_notify(message: Message, *, recipient_id: int) -> None:
             "sender": {"id": sender.pk, "name": sender.name},
         },
         group_key=group,
+    )
+
+
+def message_notices_erase(*, user_id: int, name: str) -> int:
+    """The message notices others keep about an erased sender show their new name."""
+    return notifications_data_rewrite(
+        kinds=(Kind.MESSAGE,),
+        where={"sender__id": user_id},
+        rewrite=lambda data: {**data, "sender": {"id": user_id, "name": name}},
     )
 
 

@@ -19,7 +19,7 @@ from chat.events import (
     sender_history_erase,
 )
 from chat.models import Conversation, Message, Participant
-from chat.notices import message_notice_seen, message_notify
+from chat.notices import message_notice_seen, message_notices_erase, message_notify
 from chat.selectors import participant_get, unread_count
 from conventions.errors import Conflict, Forbidden, Invalid, NotFound
 from conventions.mail import emails_forget
@@ -278,4 +278,5 @@ def messages_erase(*, user: User) -> int:
             last_message=conversation.last_message,
         )
         emails_forget(key_prefix=f"offline-notice-{other.pk}-")
+    message_notices_erase(user_id=user.pk, name=user.name)
     return erased

@@ -1,6 +1,7 @@
 """Notifications are made by the domain services in the transaction of the change they
 report (a rolled-back change notifies nobody), pushed live and kept until read."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from conventions.errors import Invalid
 from conventions.mail import email_enqueue
-from hub.services import publish, publish_computed
+from hub.services import publish, publish_computed, stored_events_rewrite
 from hub.topics import user_topic
 from notifications.models import Kind, Notification, NotificationSettings
 from notifications.selectors import email_choices, email_wanted, unread_count
@@ -143,6 +144,27 @@ def notifications_erase(*, user: User) -> int:
     deleted, _ = Notification.objects.filter(user=user).delete()
     NotificationSettings.objects.filter(user=user).delete()
     return deleted
+
+
+def notifications_data_rewrite(
+    *, kinds: tuple[str, ...], where: dict[str, Any], rewrite: Callable[[Any], Any]
+) -> int:
+    """Rewrite the data of everyone's kept notifications of `kinds` that match `where`
+    (JSON key lookups, e.g. `{"with__id": 5}`), and of their stored `notification.created`
+    events: a person erased elsewhere leaves no name behind. Returns how many."""
+    lookups = {f"data__{path}": value for path, value in where.items()}
+    rows = list(Notification.objects.filter(kind__in=kinds, **lookups))
+    for row in rows:
+        row.data = rewrite(row.data)
+    Notification.objects.bulk_update(rows, ["data"], batch_size=500)
+    for user_id in sorted({row.user_id for row in rows}):
+        stored_events_rewrite(
+            topic=user_topic(user_id),
+            event_types=("notification.created",),
+            where={"kind__in": list(kinds), **{f"data__{k}": v for k, v in where.items()}},
+            rewrite=lambda event: {**event, "data": rewrite(event["data"])},
+        )
+    return len(rows)
 
 
 def notifications_prune() -> int:

@@ -16,8 +16,10 @@ from bookings.models import (
     LocationType,
     Service,
 )
+from bookings.notices import NOTICE_KINDS, notice_data_erased
 from bookings.services.lifecycle import booking_cancel
 from conventions.errors import Conflict
+from notifications.services import notifications_data_rewrite
 
 
 @transaction.atomic
@@ -62,16 +64,19 @@ def bookings_cancel_future(*, user: User, reason: str) -> int:
     return cancelled
 
 
-def bookings_scrub(*, user: User) -> None:
+def bookings_scrub(*, user: User, kept_reason: str = "") -> None:
     """Blank what bookings keep of an erased person: the notes and places they gave as a
-    student, their address as an instructor, the reasons they wrote, their profile; and
-    the same in the booking events stored for the people they had lessons with. In the
-    caller's transaction, after the user row is scrubbed (its new name is copied)."""
+    student, their address as an instructor, the reasons they wrote (`kept_reason`, the
+    erasure's own, stays), their profile; and the same in the booking events and notices
+    kept for the people they had lessons with. In the caller's transaction, after the
+    user row is scrubbed (its new name is copied)."""
     Booking.objects.filter(student=user).update(note="", place="")
     Booking.objects.filter(
         instructor_id=user.pk, location_type=LocationType.INSTRUCTOR_LOCATION
     ).update(place="")
-    Booking.objects.filter(cancelled_by=user).update(cancel_reason="")
+    Booking.objects.filter(cancelled_by=user).exclude(cancel_reason=kept_reason).update(
+        cancel_reason=""
+    )
     InstructorProfile.objects.filter(user=user).update(bio="", address="")
     theirs = Booking.objects.filter(Q(student=user) | Q(instructor_id=user.pk))
     counterparts = {
@@ -80,4 +85,16 @@ def bookings_scrub(*, user: User) -> None:
         for other in pair
         if other != user.pk
     }
-    booking_history_erase(user_id=user.pk, name=user.name, counterpart_ids=sorted(counterparts))
+    booking_history_erase(
+        user_id=user.pk,
+        name=user.name,
+        kept_reason=kept_reason,
+        counterpart_ids=sorted(counterparts),
+    )
+    notifications_data_rewrite(
+        kinds=NOTICE_KINDS,
+        where={"with__id": user.pk},
+        rewrite=lambda data: notice_data_erased(
+            data, user_id=user.pk, name=user.name, kept_reason=kept_reason
+        ),
+    )

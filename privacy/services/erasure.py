@@ -95,7 +95,7 @@ def _scrub(*, user_id: int, erasure_id: int) -> None:
     address = user.email
     DataExport.objects.filter(owner=user).delete()
     user_scrub(user=user)
-    bookings_scrub(user=user)
+    bookings_scrub(user=user, kept_reason=CANCEL_REASON)
     messages_erase(user=user)
     notifications_erase(user=user)
     payments_scrub(user_id=user.pk)
