@@ -104,7 +104,7 @@ def test_the_other_side_sees_a_deleted_user_and_none_of_their_words(api, world):
     for secret in secrets:
         assert secret not in stored, secret
     assert "Noted, see you" in stored  # the instructor's own words stay theirs
-    assert events_on(f"user:{world.student.pk}") == []
+    assert events_on(f"user:{world.student.pk}", notices=True) == []
     erased = events_on(f"conversation:{world.conversation.pk}")[-1]
     assert erased == ("participant.erased", {"user_id": world.student.pk, "name": "deleted user"})
 

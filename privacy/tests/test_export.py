@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from notifications.models import Notification
@@ -82,6 +83,7 @@ def test_a_ready_export_tells_its_owner_once(api, world):
     export_id = asked(api(world.student_token))["id"]
     assert tasks.export_build(export_id, 1.5) == "ready"
     assert tasks.export_build(export_id, 99) == "ready"  # a second run changes nothing
+    assert django_settings.PRIVACY_EXPORT_RETENTION_HOURS == 72  # options are arguments
     stored = DataExport.objects.get(pk=export_id)
     assert stored.expires_at - stored.ready_at == timedelta(hours=1.5)
     (notice,) = Notification.objects.filter(user=world.student, kind="export_ready")
