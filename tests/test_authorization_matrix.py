@@ -21,6 +21,7 @@ from chat.services import conversation_open, message_send
 from notifications.models import Notification
 from payments.models import CreditReason, PayoutAccount
 from payments.services import credit_grant
+from privacy.services import export_request
 from tests.helpers import PASSWORD, assert_error, next_free_start
 
 MISSING = 999_999
@@ -132,6 +133,12 @@ def rows(ctx):
         row("GET", "/api/v1/me/notification-settings", EVERYONE_OK),
         row("PUT", "/api/v1/me/notification-settings", EVERYONE_OK,
             body={"email": {"message": True}}),
+        # privacy: everyone asks for their own export (S's is being built: the same one);
+        # only its owner reads it; a wrong password erases nothing (401, for staff too).
+        row("POST", "/api/v1/me/export", dict.fromkeys(CALLERS, 202)),
+        row("GET", "/api/v1/me/exports/{export_id}", hidden(I=404, S=200), obj=True),
+        row("POST", "/api/v1/me/erase", dict.fromkeys(CALLERS, 401),
+            body={"password": "not-the-password"}),
         # payments: a token is no signature (payments/tests/test_webhooks.py signs).
         row("POST", "/api/v1/payments/stripe/webhook", dict.fromkeys(CALLERS, 400),
             body={"id": "evt_1", "type": "x", "data": {"object": {}}}),
@@ -193,6 +200,7 @@ def world(make_user):
         "instructor_id": users["I"].pk,
         "service_id": service.pk,
         "notification_id": Notification.objects.get(user=users["I"], kind="message").pk,
+        "export_id": export_request(user=users["S"], expires_in_hours=1)[0].pk,
         "credit_entry_id": credit_grant(
             user_id=users["S"].pk, currency="EUR", amount_cents=500, reason=CreditReason.STAFF_GRANT
         ).pk,
