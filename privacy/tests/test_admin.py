@@ -40,9 +40,10 @@ def test_staff_export_someones_data_and_download_it(admin_client, world):
     export = DataExport.objects.get(owner=world.student)
     assert export.requested_by.email == "root@example.com"
     assert said == [f"{world.student.email}: export {export.pk} is being built (see Data exports)."]
+    url = reverse("admin:privacy_dataexport_download", args=[export.pk])
+    assert admin_client.get(url).status_code == 403  # nothing to download while pending
     export_build(export_id=export.pk, expires_in_hours=1)
     listing = admin_client.get(reverse("admin:privacy_dataexport_changelist"))
-    url = reverse("admin:privacy_dataexport_download", args=[export.pk])
     assert url.encode() in listing.content
     download = admin_client.get(url)
     assert download.status_code == 200

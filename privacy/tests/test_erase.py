@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from accounts.services import invite_create
+from conventions.errors import Forbidden, Unauthorized
 from conventions.models import OutgoingEmail
 from hub.models import Event
 from notifications.models import Notification, NotificationSettings
 from payments.models import CreditEntry, Payment
+from privacy import tasks
 from privacy.models import DataExport, Erasure
 from privacy.services import account_erase, export_request
 from privacy.services.erasure import CANCEL_REASON
@@ -189,3 +191,13 @@ def test_erasing_twice_does_the_work_once(world):
     again, done_again = account_erase(user=User.objects.get(pk=world.student.pk), by_staff=staff)
     assert (again.pk, done_again) == (first.pk, False)
     assert Erasure.objects.get().by_staff is None
+
+
+def test_an_erasure_needs_the_password_or_a_staff_member(world):
+    with pytest.raises(Unauthorized):
+        account_erase(user=world.student)
+    with pytest.raises(Forbidden):
+        account_erase(user=world.student, by_staff=world.instructor)
+    assert tasks.account_erase(world.student.pk, 999_999) is False  # no such staff member
+    world.student.refresh_from_db()
+    assert world.student.is_active and not Erasure.objects.exists()

@@ -11,9 +11,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
+from conventions.errors import Invalid
 from notifications.models import Notification
 from privacy import services, tasks
-from privacy.models import DataExport
+from privacy.models import DataExport, Erasure
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +156,19 @@ def test_a_person_asks_for_a_few_exports_a_day(api, world, settings):
 
 def test_an_export_that_is_gone_is_left_alone():
     assert services.export_build(export_id=999_999, expires_in_hours=1) == "gone"
+
+
+def test_an_export_is_kept_for_a_sensible_time(world):
+    for hours in (0, -1, 24 * 366):
+        with pytest.raises(Invalid):
+            services.export_request(user=world.student, expires_in_hours=hours)
+    assert not DataExport.objects.exists()
+
+
+def test_an_export_whose_owner_is_being_erased_is_not_built(world):
+    export, _ = services.export_request(user=world.student, expires_in_hours=1)
+    # The erasure has claimed the account (its scrub deletes the export when it commits).
+    Erasure.objects.create(user=world.student, started_at=timezone.now())
+    assert services.export_build(export_id=export.pk, expires_in_hours=1) == "gone"
+    assert DataExport.objects.get(pk=export.pk).archive is None
+    assert not Notification.objects.filter(kind="export_ready").exists()

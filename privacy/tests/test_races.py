@@ -14,8 +14,8 @@ from chat.models import Message
 from chat.services import conversation_open, message_send
 from conventions.errors import NotFound, Unauthorized
 from hub.models import Event
-from privacy.models import Erasure
-from privacy.services import account_erase
+from privacy.models import DataExport, Erasure
+from privacy.services import account_erase, export_request
 from tests.helpers import PASSWORD, lesson_service, next_free_start, race
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,3 +101,13 @@ def test_an_erasure_that_died_midway_is_taken_over_after_its_lease(world):
     assert done and erasure.finished_at is not None and erasure.by_staff == staff
     world.upcoming.refresh_from_db()
     assert world.upcoming.status == "cancelled"
+
+
+def test_asking_for_an_export_twice_at_once_makes_one(world, settings):
+    settings.PRIVACY_EXPORTS_PER_DAY = 100
+    for _ in range(ROUNDS):
+        DataExport.objects.all().delete()
+        ask = partial(export_request, user=world.student, expires_in_hours=1)
+        results = race([ask, ask])
+        assert len({export.pk for export, _ in results}) == 1
+        assert sorted(created for _, created in results) == [False, True]
