@@ -11,6 +11,8 @@ from accounts.models import User
 from bookings.events import availability_changed, booking_history_erase
 from bookings.models import (
     HOLDING_STATUSES,
+    AvailabilityOverride,
+    AvailabilityRule,
     Booking,
     InstructorProfile,
     LocationType,
@@ -67,7 +69,7 @@ def bookings_cancel_future(*, user: User, reason: str) -> int:
 def bookings_scrub(*, user: User, kept_reason: str = "") -> None:
     """Blank what bookings keep of an erased person: the notes and places they gave as a
     student, their address as an instructor, the reasons they wrote (`kept_reason`, the
-    erasure's own, stays), their profile; and the same in the booking events and notices
+    erasure's own, stays), their profile and hours; and the same in the booking events and notices
     kept for the people they had lessons with. In the caller's transaction, after the
     user row is scrubbed (its new name is copied)."""
     Booking.objects.filter(student=user).update(note="", place="")
@@ -78,6 +80,8 @@ def bookings_scrub(*, user: User, kept_reason: str = "") -> None:
         cancel_reason=""
     )
     InstructorProfile.objects.filter(user=user).update(bio="", address="")
+    AvailabilityRule.objects.filter(instructor_id=user.pk).delete()
+    AvailabilityOverride.objects.filter(instructor_id=user.pk).delete()
     theirs = Booking.objects.filter(Q(student=user) | Q(instructor_id=user.pk))
     counterparts = {
         other

@@ -182,6 +182,7 @@ def test_an_erased_instructor_can_no_longer_be_found_or_booked(api, world, token
     profile = world.instructor.instructor_profile
     profile.refresh_from_db()
     assert (profile.bio, profile.address) == ("", "")
+    assert not profile.availability_rules.exists()
 
 
 def test_erasing_twice_does_the_work_once(world):
