@@ -5,9 +5,11 @@ one process without touching each other's options or the settings they all share
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 
 from accounts.models import User
 from conventions.mail import emails_send
@@ -21,19 +23,31 @@ from tests.live import running, server_env
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def wait_until(check, timeout: float = 30.0, log=None) -> None:
+def sessions_waiting_for_a_lock() -> int:
+    """Other sessions of this test database now waiting for a row lock."""
+    with connection.cursor() as cursor:
+        # Inside a transaction PostgreSQL keeps its first look at the activity: look afresh.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def wait_until(check, timeout: float = 30.0, log=None, what="the worker did not finish") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         tail = log.read_text()[-3000:] if log else ""
-        assert time.monotonic() < deadline, f"the worker did not finish in time\n{tail}"
+        assert time.monotonic() < deadline, f"{what} in {timeout} s\n{tail}"
         time.sleep(0.05)
 
 
 @pytest.fixture
 def threaded_worker(tmp_path):
     """A worker process of its own (`celery worker`, three threads) on a queue of its own,
-    so what is sent there runs at the same time in one process, sharing its settings (the
-    shared `worker` fixture runs one task after another)."""
+    started when the test says, so the tasks queued before it run at the same time in one
+    process and share its settings (the shared `worker` runs one task after another)."""
     queue = f"privacy-side-by-side-{uuid.uuid4().hex[:8]}"
     command = [
         sys.executable, "-m", "celery", "--app", "config", "worker", "--pool", "threads",
@@ -41,8 +55,13 @@ def threaded_worker(tmp_path):
         "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     log = tmp_path / "worker.log"
-    with log.open("w") as output, running(command, server_env(), log=output):
-        yield queue, log
+    with ExitStack() as stack:
+
+        def start() -> None:
+            output = stack.enter_context(log.open("w"))
+            stack.enter_context(running(command, server_env(), log=output))
+
+        yield queue, log, start
 
 
 def test_an_export_asked_over_rest_is_built_announced_and_e_mailed(worker, world, api, smtp):
@@ -66,17 +85,28 @@ def test_an_export_asked_over_rest_is_built_announced_and_e_mailed(worker, world
 def test_two_exports_and_an_erasure_run_side_by_side_each_with_its_own_options(
     threaded_worker, world, make_user
 ):
-    queue, log = threaded_worker
+    queue, log, start_worker = threaded_worker
     staff = User.objects.create_superuser(email="boss@example.com", password=PASSWORD, name="B")
     short, _ = export_request(user=world.student, expires_in_hours=1)
     long, _ = export_request(user=world.instructor, expires_in_hours=48)
     leaving = make_user("student")
-    for task, kwargs in (
-        (tasks.export_build, {"export_id": short.pk, "expires_in_hours": 1}),
-        (tasks.export_build, {"export_id": long.pk, "expires_in_hours": 48}),
-        (tasks.account_erase, {"user_id": leaving.pk, "by_staff_id": staff.pk}),
-    ):
-        task.apply_async(kwargs=kwargs, queue=queue)
+    people = [world.student.pk, world.instructor.pk, leaving.pk]
+    # Each task ends by locking its person's row: held here, all three must be in flight at
+    # once, each waiting, before any can finish. One at a time, only one could be waiting.
+    with transaction.atomic():
+        list(User.objects.select_for_update().filter(pk__in=people))
+        for task, kwargs in (
+            (tasks.export_build, {"export_id": short.pk, "expires_in_hours": 1}),
+            (tasks.export_build, {"export_id": long.pk, "expires_in_hours": 48}),
+            (tasks.account_erase, {"user_id": leaving.pk, "by_staff_id": staff.pk}),
+        ):
+            task.apply_async(kwargs=kwargs, queue=queue)
+        start_worker()
+        wait_until(
+            lambda: sessions_waiting_for_a_lock() >= 3,
+            log=log,
+            what="the three tasks were never in flight at the same time",
+        )
 
     wait_until(
         lambda: (
@@ -94,8 +124,3 @@ def test_two_exports_and_an_erasure_run_side_by_side_each_with_its_own_options(
     erasure = Erasure.objects.get(user=leaving)
     assert erasure.by_staff == staff
     assert User.objects.get(pk=leaving.pk).name == "deleted user"
-    # The three ran in one process at once: all were taken before the first one ended.
-    lines = [line for line in log.read_text().splitlines() if "Task privacy." in line]
-    taken = [n for n, line in enumerate(lines) if line.endswith(" received")]
-    ended = [n for n, line in enumerate(lines) if " succeeded in " in line]
-    assert len(taken) == len(ended) == 3 and max(taken) < min(ended), lines
