@@ -42,8 +42,11 @@ def notification_create(
     e-mail if they want that kind e-mailed; all in the caller's transaction (or one of
     its own, committed as a whole).
 
-    With a `group_key`, nothing is made while one of that group is still unread (None).
+    With a `group_key`, nothing is made while one of that group is still unread (None);
+    nothing either for a closed account (erased or blocked): nobody is there to read it.
     """
+    if not user.is_active:
+        return None
     now = timezone.now()
     fields = {"user": user, "kind": Kind(kind), "data": data, "group_key": group_key}
     if group_key:
@@ -64,7 +67,7 @@ def notification_create(
         data=notification_data(notification),
     )
     _unread_changed(user)
-    if email is not None and user.is_active and email_wanted(user=user, kind=kind):
+    if email is not None and email_wanted(user=user, kind=kind):
         email_enqueue(
             key=email.key or f"notification-{notification.pk}",
             to=user.email,

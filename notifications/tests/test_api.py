@@ -172,3 +172,11 @@ def test_the_last_unread_count_pushed_is_the_true_one_when_reads_and_news_race(s
               if t == "notifications.unread"]  # fmt: skip
     unread = Notification.objects.filter(user=student, read_at__isnull=True).count()
     assert pushed[-1] == {"unread_count": unread}
+
+
+def test_a_closed_account_is_left_no_notification(student):
+    student.is_active = False
+    student.save(update_fields=["is_active"])
+    assert notification_create(user=student, kind=Kind.BOOKING_CANCELLED, data={}) is None
+    assert not Notification.objects.exists()
+    assert events_on(f"user:{student.pk}", notices=True) == []
