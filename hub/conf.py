@@ -34,6 +34,16 @@ def outgoing_queue_limit() -> int:
     return _int_setting("OUTGOING_QUEUE_FRAMES", 1000)
 
 
+def intake_limit() -> int:
+    """Frames a connection may have waiting before its socket is no longer read."""
+    return _int_setting("INTAKE_FRAMES", 32)
+
+
+def backpressure_seconds() -> float:
+    """A frame that waited longer than this for its turn is refused, not run."""
+    return _float_setting("BACKPRESSURE_SECONDS", 2.0)
+
+
 def tail_interval() -> float:
     """How often each server process checks the log for events it missed."""
     return _float_setting("TAIL_INTERVAL_SECONDS", 2.0)

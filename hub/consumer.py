@@ -18,6 +18,7 @@ from conventions.errors import Forbidden, LimitExceeded, NotFound, ServiceError
 from hub import conf, protocol, topics
 from hub.budget import OperationBudget
 from hub.fanout import Fanout, Subscription
+from hub.intake import Intake
 from hub.protocol import Command, CommandError, FrameError
 from hub.selectors import replay_since
 from hub.services import publish_ephemeral, stored_event_frame
@@ -26,6 +27,8 @@ from hub.wire import Outgoing, close_socket, wire_for
 logger = logging.getLogger(__name__)
 
 AUTH_DEADLINE_SECONDS = 10.0
+# The answer to a frame that waited too long for its turn (hub.intake): not done, retry.
+BUSY = "The server is busy and did not do this; try again in a moment."
 
 
 def _resolve(topic: object) -> tuple[str, topics.TopicFamily, int]:
@@ -54,6 +57,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.budget = OperationBudget()
         await self.accept()
         self.wire = wire_for(self.base_send, conf.outgoing_queue_limit(), self._fell_behind)
+        self.intake = Intake(self.base_send, conf.intake_limit())
         self.fanout = Fanout.current()
         session_user = self.scope.get("user")
         # Set for a page signed in by its session cookie: re-checked like a token.
@@ -110,6 +114,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     # --- frames ------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        waited = self.intake.waited()
         if self.closed:
             return
         if text_data is None:
@@ -124,6 +129,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         try:
             command = protocol.parse_frame(text_data)
             ref = command.ref
+            if waited > conf.backpressure_seconds() and command.op != "ping":
+                self.push(protocol.reply_error(ref, "rate_limited", BUSY, retry_after=1))
+                return
             wait = self.budget.spend()
             if wait:
                 await self._over_budget(ref, wait)

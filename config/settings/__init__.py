@@ -173,6 +173,11 @@ HUB_EVENT_RETENTION_DAYS = env_float("HUB_EVENT_RETENTION_DAYS", 7)
 HUB_REPLAY_LIMIT = int(env_float("HUB_REPLAY_LIMIT", 1000))
 HUB_MAX_TOPICS_PER_CONNECTION = 100
 HUB_OUTGOING_QUEUE_FRAMES = int(env_float("HUB_OUTGOING_QUEUE_FRAMES", 1000))
+# Backpressure on what clients send (hub.intake): a socket with this many frames waiting
+# is no longer read until half are served, and a frame that waited longer than this many
+# seconds for its turn is answered `rate_limited` instead of being run.
+HUB_INTAKE_FRAMES = int(env_float("HUB_INTAKE_FRAMES", 32))
+HUB_BACKPRESSURE_SECONDS = env_float("HUB_BACKPRESSURE_SECONDS", 2)
 # Without Redis the log tail is the only path from other processes (the Celery
 # worker, a shell), so it runs often; with Redis it only heals lost messages.
 HUB_TAIL_INTERVAL_SECONDS = env_float("HUB_TAIL_INTERVAL_SECONDS", 2.0 if REDIS_URL else 0.3)
