@@ -32,6 +32,7 @@ STOP_GRACE_SECONDS = 15
 QUICK_EXIT_SECONDS = 10
 QUICK_EXITS_BEFORE_GIVING_UP = 5
 LISTEN_BACKLOG = 1024
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class PortTaken(Exception):
@@ -143,17 +144,24 @@ class GaveUp(Exception):
 class Supervisor:
     """Starts the children, starts again one that dies, and stops them all on a signal."""
 
-    def __init__(self, children: list[Child], *, metrics_dir: Path, pass_fds: tuple[int, ...]):
+    def __init__(
+        self,
+        children: list[Child],
+        *,
+        metrics_dir: Path,
+        pass_fds: tuple[int, ...],
+        give_up_after: int = QUICK_EXITS_BEFORE_GIVING_UP,
+    ):
         self.children = children
         self.metrics_dir = metrics_dir
         self.pass_fds = pass_fds
+        self.give_up_after = give_up_after
         self.env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         self.stopping = False
 
     def run(self, ready: Callable[[], bool], announce: Callable[[], None]) -> None:
         """Supervise until SIGINT or SIGTERM (then stop every child gracefully)."""
-        signal.signal(signal.SIGINT, self._stop)
-        signal.signal(signal.SIGTERM, self._stop)
+        previous = {signum: signal.signal(signum, self._stop) for signum in STOP_SIGNALS}
         announced = False
         try:
             while not self.stopping:
@@ -164,6 +172,8 @@ class Supervisor:
                 time.sleep(0.2)
         finally:
             self.stop_all()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
@@ -188,7 +198,7 @@ class Supervisor:
         multiprocess.mark_process_dead(pid, str(self.metrics_dir))
         quick = now - child.started_at < QUICK_EXIT_SECONDS
         child.quick_exits = child.quick_exits + 1 if quick else 0
-        if child.quick_exits >= QUICK_EXITS_BEFORE_GIVING_UP:
+        if child.quick_exits >= self.give_up_after:
             raise GaveUp(
                 f"{child.name} stopped {child.quick_exits} times in a row within "
                 f"{QUICK_EXIT_SECONDS} s of starting (last: {exit_description(code)})"
@@ -220,6 +230,10 @@ class Supervisor:
 
 
 def exit_description(code: int) -> str:
-    if code < 0:
+    """`exit code 1`, or `signal SIGKILL` for a child a signal ended."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
         return f"signal {signal.Signals(-code).name}"
-    return f"exit code {code}"
+    except ValueError:
+        return f"signal {-code}"

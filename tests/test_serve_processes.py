@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.services import token_create, user_create
 from chat.services import conversation_open
+from config.processes import Child, GaveUp, Supervisor
 from hub.client import HubClient, HubClosed
 from hub.models import Connection, ServerProcess
 from tests.helpers import PASSWORD
@@ -272,3 +273,12 @@ def test_the_embedded_mode_serves_with_one_process_and_says_why(serve):
     log = hub.log()
     assert "Serving with 1 process, not 3: without REDIS_URL" in log
     assert "with 1 server process (" in log
+
+
+def test_a_child_that_keeps_dying_at_start_stops_the_hub_instead_of_looping(tmp_path):
+    failing = Child("server process 1", [sys.executable, "-c", "raise SystemExit(3)"])
+    steady = Child("Celery beat", [sys.executable, "-c", "import time; time.sleep(60)"])
+    supervisor = Supervisor([failing, steady], metrics_dir=tmp_path, pass_fds=(), give_up_after=2)
+    with pytest.raises(GaveUp, match=r"server process 1 stopped 2 times .* \(last: exit code 3\)"):
+        supervisor.run(ready=lambda: False, announce=lambda: None)
+    assert steady.process is None, "the others were stopped with it"
