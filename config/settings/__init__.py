@@ -20,6 +20,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # in both modes, so every process starts from a fresh clone.
 DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "data").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Where every process of a machine writes its metrics (docs/metrics.md); prometheus-client
+# fails at the first metric if it is missing, so it is made here too.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 
 def embedded_secret_key() -> str:
