@@ -8,6 +8,7 @@ carries events between them. All of them write their metrics into one directory
 (PROMETHEUS_MULTIPROC_DIR), so `/metrics` on any one reports the sum.
 """
 
+import ipaddress
 import logging
 import os
 import signal
@@ -88,10 +89,12 @@ class Listener:
 
     def answers(self, timeout: float = 0.5) -> bool:
         """Whether a daphne answers HTTP here yet (the socket accepts before any does)."""
-        address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host.strip("[]"), self.host)
+        address = self.host.strip("[]")
+        if _unspecified(address):  # listening on every interface: ask over loopback
+            address = "::1" if ":" in address else "127.0.0.1"
         request = f"GET /healthz HTTP/1.0\r\nHost: {_probe_host()}\r\n\r\n".encode()
         try:
-            with socket.create_connection((address.strip("[]"), self.port), timeout) as probe:
+            with socket.create_connection((address, self.port), timeout) as probe:
                 probe.sendall(request)
                 return bool(probe.recv(1))
         except OSError:
@@ -100,6 +103,13 @@ class Listener:
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
+
+
+def _unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a name
+        return False
 
 
 def _probe_host() -> str:
