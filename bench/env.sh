@@ -6,3 +6,5 @@ export DEBUG=false
 export SECURE_SSL_REDIRECT=false
 export ALLOWED_HOSTS=127.0.0.1,localhost
 export PAYMENTS_DEV_ALLOWED=true  # the dev payments backend; no Stripe key here
+# Metrics as under `serve`: every process writes into one directory (emptied by server.sh start).
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-/tmp/hubbench-metrics}

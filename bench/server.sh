@@ -9,6 +9,7 @@ case "${1:-start}" in
   start)
     ulimit -n "$(ulimit -Hn)"  # 65536 where allowed; this machine's hard limit is 20000
     .venv/bin/python manage.py migrate --verbosity 0
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
     nohup .venv/bin/python -m daphne --bind 127.0.0.1 --port 8100 \
       --websocket-max-message-size 1048576 config.asgi:application \
       >/tmp/hubbench-daphne.log 2>&1 &

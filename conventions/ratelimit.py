@@ -19,6 +19,7 @@ import redis
 from django.conf import settings
 
 from conventions.errors import RateLimited
+from conventions.metrics import rate_limited
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ def take(key: str, rate: Rate) -> None:
     """Spend one token or raise RateLimited(retry_after=seconds)."""
     wait = buckets().take(key, rate)
     if wait > 0:
+        rate_limited(key)
         raise RateLimited(
             "Too many requests; slow down.", retry_after=math.ceil(wait * 1000) / 1000
         )
@@ -129,6 +131,7 @@ def peek(key: str, rate: Rate) -> None:
     """Raise RateLimited if `take` would, without spending a token."""
     wait = buckets().take(key, rate, cost=0)
     if wait > 0:
+        rate_limited(key)
         raise RateLimited(
             "Too many attempts; try again later.", retry_after=math.ceil(wait * 1000) / 1000
         )

@@ -101,3 +101,8 @@ def operations_refused_before_close() -> int:
 def presence_leave_grace() -> float:
     """Seconds a user's leave waits to be announced; a rejoin within it announces nothing."""
     return _float_setting("PRESENCE_LEAVE_GRACE_SECONDS", 2.0)
+
+
+def metrics_sample_interval() -> float:
+    """How often each server process samples its outgoing queues for the metrics."""
+    return _float_setting("METRICS_SAMPLE_SECONDS", 5.0)

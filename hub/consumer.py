@@ -15,7 +15,7 @@ from django.db import OperationalError as DatabaseOperationalError
 from accounts.models import User
 from accounts.services import token_authenticate
 from conventions.errors import Forbidden, LimitExceeded, NotFound, ServiceError
-from hub import conf, protocol, topics
+from hub import conf, metrics, protocol, topics
 from hub.budget import OperationBudget
 from hub.fanout import Fanout, Subscription
 from hub.intake import Intake
@@ -85,6 +85,7 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def _fell_behind(self) -> None:
         logger.info("Closing %s: it fell too far behind", self.connection_id)
+        metrics.slow_consumer_closed()
         await self.close(code=protocol.CLOSE_SLOW_CONSUMER)
 
     async def disconnect(self, code: int) -> None:
@@ -161,6 +162,7 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def _over_budget(self, ref: protocol.Ref, wait: float) -> None:
         """Refuse a frame over the connection's budget; close one that will not stop."""
+        metrics.over_budget(closed=self.budget.exhausted)
         if self.budget.exhausted:
             logger.info("Closing %s: it kept sending over its budget", self.connection_id)
             await self.close(code=protocol.CLOSE_POLICY_VIOLATION)

@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from hub import conf, gc_schedule, selectors
+from hub import conf, gc_schedule, metrics, selectors
 from hub.periodic import OUTAGE_ERRORS, every
 from hub.presence import MemoryPresence, RedisPresence
 from hub.registry import REGISTRY_BATCH_SECONDS, ConnectionBatch
@@ -142,6 +142,7 @@ class Fanout:
                     every(lambda: REGISTRY_BATCH_SECONDS, self.registry_batch.write, "Registry"),
                     name="hub-registry",
                 ),
+                asyncio.create_task(metrics.queues_sampled(self.connections), name="hub-metrics"),
             ]
             if stop_with_daphne(self) and conf.gc_oldest_interval() > 0:
                 gc_schedule.collect_oldest_on_schedule()
@@ -166,6 +167,7 @@ class Fanout:
         user = connection.user
         assert user is not None, "only an authenticated connection is opened"
         self.connections.add(connection)
+        metrics.connection_opened()
         self.registry_batch.opened(connection.connection_id, user.pk)
         gc_schedule.note_growth()
         if not self._tasks and self._starting is None:  # the registry batches need it
@@ -175,6 +177,7 @@ class Fanout:
         if connection not in self.connections:
             return  # never authenticated, never recorded
         self.connections.discard(connection)
+        metrics.connection_closed()
         gc_schedule.note_connection_closed()
         self.registry_batch.closed(connection.connection_id)
 
@@ -209,13 +212,15 @@ class Fanout:
         subscription = Subscription(connection)
         gc_schedule.note_growth()
         state.subscriptions.add(subscription)
+        metrics.subscribed()
         return subscription
 
     async def detach(self, topic: str, subscription: Subscription) -> None:
         state = self.topics.get(topic)
-        if state is None:
+        if state is None or subscription not in state.subscriptions:
             return
-        state.subscriptions.discard(subscription)
+        state.subscriptions.remove(subscription)
+        metrics.unsubscribed()
         if not state.subscriptions:
             del self.topics[topic]
             await self._leave_group(topic)
@@ -278,6 +283,7 @@ class Fanout:
         if seq is None:
             for subscription in tuple(state.subscriptions):
                 subscription.offer(None, outgoing)
+            metrics.event_handed_over(outgoing, len(state.subscriptions))
             return
         async with state.lock:
             if state.last_seq is None:
@@ -296,6 +302,7 @@ class Fanout:
         state.last_seq = seq
         for subscription in tuple(state.subscriptions):
             subscription.offer(seq, outgoing)
+        metrics.event_handed_over(outgoing, len(state.subscriptions))
 
     async def _heal(self, topic: str, state: TopicState, upto: int) -> None:
         """Deliver the events between what we delivered and `upto` from the log."""

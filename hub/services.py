@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from conventions.times import iso_z
-from hub import conf
+from hub import conf, metrics
 from hub.fastpath import sender_loop
 from hub.models import Event, Topic, new_epoch
 from hub.topics import group_name
@@ -117,6 +117,7 @@ def publish_computed(*, topic: str, event_type: str, compute: Callable[[], Any])
 
 
 def _send_after_commit(topic: str, seq: int, epoch: str, frame: str) -> None:
+    metrics.event_published(frame)
     try:
         loop = server_loop()
         if loop is not None:
@@ -167,6 +168,7 @@ async def send_to_processes(
 async def publish_ephemeral(*, topic: str, event_type: str, data: Any) -> None:
     """Typing and presence: never stored, never replayed, no seq."""
     frame = event_frame(topic=topic, event_type=event_type, data=data, ts=iso_z(timezone.now()))
+    metrics.event_published(frame)
     try:
         await send_to_processes(topic, frame)
     except Exception:

@@ -84,6 +84,11 @@ class Wire(Protocol):
 
     overflowed: bool
 
+    @property
+    def queued(self) -> int:
+        """Frames waiting for the socket (sampled for the metrics)."""
+        ...
+
     def push(self, outgoing: Outgoing) -> None: ...
 
     async def flush(self) -> None: ...
@@ -104,6 +109,10 @@ class AsgiWire:
         self._empty.set()
         self._writer = asyncio.create_task(self._write_loop())
         self.overflowed = False
+
+    @property
+    def queued(self) -> int:
+        return len(self._backlog)
 
     def push(self, outgoing: Outgoing) -> None:
         if self.overflowed:
@@ -179,6 +188,10 @@ class DaphneWire:
             transport.unregisterProducer()
         transport.registerProducer(self, True)
         _forget_handshake(protocol)
+
+    @property
+    def queued(self) -> int:
+        return len(self._backlog) if self._backlog else 0
 
     def push(self, outgoing: Outgoing) -> None:
         if self.overflowed:

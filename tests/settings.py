@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 # A fast hasher: the suite creates hundreds of users, and PBKDF2 costs ~0.2 s per hash.
 os.environ.setdefault("PASSWORD_HASHERS", "django.contrib.auth.hashers.MD5PasswordHasher")
+# `serve` started by a test runs two daphne processes, not one per CPU of the machine.
+os.environ.setdefault("SERVER_PROCESSES", "2")
 
 
 def redis_url_with_db(url: str, offset: int) -> str:

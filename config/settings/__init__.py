@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.settings.env import env_bool, env_float, env_list
+from config.settings.env import env_bool, env_float, env_list, env_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # What the running hub writes (beat's schedule; in the embedded mode also the
@@ -20,6 +20,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # in both modes, so every process starts from a fresh clone.
 DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "data").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Where every process of a machine writes its metrics (docs/metrics.md); prometheus-client
+# fails at the first metric if it is missing, so it is made here too.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 
 def embedded_secret_key() -> str:
@@ -72,6 +76,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.metrics.RequestTimer",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ApiMethodNotAllowed",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -308,6 +313,15 @@ HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = int(os.environ.get("PORT", "8000"))
 # A TLS-terminating proxy (nginx, a load balancer) is in front and sets X-Forwarded-Proto.
 BEHIND_PROXY = env_bool("BEHIND_PROXY", default=False)
+# daphne processes `serve` runs on the one port (0: one per CPU with Redis; the embedded
+# mode's in-process channel layer cannot cross processes, so it always runs one).
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+SERVER_PROCESSES = int(env_float("SERVER_PROCESSES", 0)) or ((_CPUS or 1) if REDIS_URL else 1)
+# /metrics is 404 unless one of these opens it; with both set, a scrape needs both.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_ADDRESSES = env_networks("METRICS_ALLOWED_ADDRESSES")
+# How often each server process samples its outgoing queues for the metrics.
+HUB_METRICS_SAMPLE_SECONDS = env_float("HUB_METRICS_SAMPLE_SECONDS", 5)
 # The Content-Security-Policy of every HTML page (the admin, the API docs, the app).
 # Stripe.js (the app's card step) is allowed only when a publishable key says it is used:
 # its script and frames from js.stripe.com, its calls to api.stripe.com.
@@ -340,7 +354,7 @@ if not DEBUG:
         # daphne directly could claim anything.
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))

@@ -1,5 +1,6 @@
 """Reading settings from the environment: a malformed value stops every process."""
 
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -32,3 +33,16 @@ def env_float(name: str, default: float) -> float:
         return float(value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from exc
+
+
+def env_networks(name: str) -> list[str]:
+    """A comma-separated list of addresses and CIDR networks, checked now (not at first use)."""
+    networks = env_list(name, [])
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name} must list addresses or networks (10.0.0.0/8), not {network!r}"
+            ) from exc
+    return networks
