@@ -15,6 +15,7 @@ from django.db import OperationalError as DatabaseOperationalError
 from accounts.models import User
 from accounts.services import token_authenticate
 from conventions.errors import Forbidden, LimitExceeded, NotFound, ServiceError
+from conventions.metrics import rate_limited
 from hub import conf, metrics, protocol, topics
 from hub.budget import OperationBudget
 from hub.fanout import Fanout, Subscription
@@ -131,6 +132,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             command = protocol.parse_frame(text_data)
             ref = command.ref
             if waited > conf.backpressure_seconds() and command.op != "ping":
+                rate_limited("backpressure")
                 self.push(protocol.reply_error(ref, "rate_limited", BUSY, retry_after=1))
                 return
             wait = self.budget.spend()

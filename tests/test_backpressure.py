@@ -3,6 +3,7 @@ served gets every frame answered, the late ones refused (`rate_limited`, nothing
 instead of queued for minutes, and the other clients are served meanwhile."""
 
 import asyncio
+import urllib.request
 
 import orjson
 import pytest
@@ -40,6 +41,7 @@ def test_a_flood_is_answered_in_full_late_frames_refused_and_others_still_served
         HUB_BACKPRESSURE_SECONDS="0.05", HUB_INTAKE_FRAMES="8",
         HUB_OPERATIONS_PER_SECOND="100000", HUB_OPERATIONS_BURST="100000",
         CHAT_MESSAGE_RATE_PER_MINUTE="1000000", CHAT_MESSAGE_BURST="100000",
+        METRICS_TOKEN="metrics-secret",
     )  # fmt: skip
 
     async def scenario():
@@ -65,11 +67,16 @@ def test_a_flood_is_answered_in_full_late_frames_refused_and_others_still_served
 
     with running(daphne_command(port), env, wait_url=f"http://127.0.0.1:{port}/healthz"):
         replies = asyncio.run(scenario())
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
+        request.add_header("Authorization", "Bearer metrics-secret")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            metrics = response.read().decode()
     done = {r["data"]["message"]["client_id"] for r in replies.values() if r["ok"]}
     refused = [r for r in replies.values() if not r["ok"]]
     assert done and refused
     for reply in refused:
         assert reply["error"]["code"] == "rate_limited" and reply["error"]["retry_after"] == 1
+    assert f'hub_rate_limited_total{{limit="backpressure"}} {float(len(refused))}' in metrics
     # What was refused was not done; what was answered ok is stored, once.
     stored = Message.objects.filter(conversation=conversation).values_list("client_id", flat=True)
     assert sorted(stored) == sorted(done)
