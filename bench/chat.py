@@ -27,8 +27,9 @@ from bench.common import django_setup
 from hub.client import HubClient
 
 
-def setup(conversations: int) -> list[tuple[int, str, str]]:
-    """`conversations` bench pairs (made once), each with fresh tokens for both sides."""
+def setup(conversations: int, one_instructor: bool = False) -> list[tuple[int, str, str]]:
+    """`conversations` bench pairs (made once), each with fresh tokens for both sides;
+    with `one_instructor`, every conversation is with the same instructor."""
     django_setup()
     from accounts.models import ApiToken, User
     from accounts.services import token_create, user_create
@@ -41,9 +42,11 @@ def setup(conversations: int) -> list[tuple[int, str, str]]:
     pairs = []
     for n in range(conversations):
         student = user(f"chat-s{n}@bench.example", "student")
-        teacher = user(f"chat-i{n}@bench.example", "instructor")
+        teacher = user(f"chat-i{0 if one_instructor else n}@bench.example", "instructor")
         conversation, _ = conversation_open(user=student, participant_id=teacher.pk)
-        ApiToken.objects.filter(user__in=[student, teacher], name="bench").delete()
+        ApiToken.objects.filter(user=student, name="bench").delete()
+        if n == 0 or not one_instructor:
+            ApiToken.objects.filter(user=teacher, name="bench").delete()
         pairs.append(
             (
                 conversation.pk,
@@ -70,14 +73,17 @@ class StampingReader(HubClient):
 
 async def run_pairs(url, pairs, seconds, rate, run_id, ready, go, results) -> None:
     senders, readers = [], []
+    by_token: dict[str, StampingReader] = {}  # one socket per instructor, as one browser tab
     for conversation_id, student_token, teacher_token in pairs:
-        reader = StampingReader(url, teacher_token, reconnect=False)
-        await reader.connect()
+        reader = by_token.get(teacher_token)
+        if reader is None:
+            reader = by_token[teacher_token] = StampingReader(url, teacher_token, reconnect=False)
+            await reader.connect()
+            readers.append(reader)
         await reader.subscribe(f"conversation:{conversation_id}")
         sender = HubClient(url, student_token, reconnect=False)
         await sender.connect()
         senders.append((conversation_id, sender))
-        readers.append(reader)
     ready.put(len(pairs))
     await asyncio.to_thread(go.wait)
     deadline = time.monotonic() + seconds
@@ -126,6 +132,14 @@ async def run_pairs(url, pairs, seconds, rate, run_id, ready, go, results) -> No
         await client.close()
 
 
+def process_cpu(pid: int | None) -> float:
+    """User + system CPU seconds of `pid` (0 when not given), from /proc."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def client_process(*args) -> None:
     asyncio.run(run_pairs(*args))
 
@@ -137,9 +151,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rate", type=float, default=0, help="per conversation; 0: closed loop")
     parser.add_argument("--procs", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--one-instructor", action="store_true", help="every conversation with one instructor"
+    )
+    parser.add_argument("--server-pid", type=int, help="report this process's CPU over the run")
     args = parser.parse_args()
 
-    pairs = setup(args.conversations)
+    pairs = setup(args.conversations, args.one_instructor)
     run_id = f"{int(time.time())}"
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
@@ -155,10 +173,12 @@ def main() -> None:
         proc.start()
     for _ in procs:
         ready.get(timeout=120)
+    server_cpu = process_cpu(args.server_pid)
     go.set()
     outcomes = [results.get(timeout=args.seconds + 120) for _ in procs]
     for proc in procs:
         proc.join()
+    server_cpu = process_cpu(args.server_pid) - server_cpu
 
     sent = sum(o["sent"] for o in outcomes)
     received = sum(o["received"] for o in outcomes)
@@ -169,6 +189,11 @@ def main() -> None:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
 
+    if args.server_pid:
+        print(
+            f"server CPU {server_cpu:.1f} s: {server_cpu / max(1, received) * 1000:.2f} ms"
+            " per delivered message (over the run and its 2 s tail)"
+        )
     mode = f"paced {args.rate}/s each" if args.rate else "closed loop"
     print(f"{args.conversations} conversations, {mode}, {elapsed:.1f} s, {args.procs} client procs")
     print(f"sent {sent} (refused {refused}), received {received}, lost {sent - received}")

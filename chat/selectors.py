@@ -59,7 +59,7 @@ def pair_lessons(conversation: Conversation) -> list[dict[str, Any]]:
     return [lesson_data(*row) for row in lessons]
 
 
-def _lessons_of_pairs(
+def lessons_of_pairs(
     conversations: list[Conversation],
 ) -> dict[tuple[int, int], list[dict[str, Any]]]:
     """The lessons of a page of conversations in one query, grouped by pair."""
@@ -117,7 +117,7 @@ def conversation_list(
         pk="conversation_id",
         newest_first=True,
     )
-    lessons = _lessons_of_pairs([p.conversation for p in page])
+    lessons = lessons_of_pairs([p.conversation for p in page])
     items = [
         conversation_data(
             p.conversation,

@@ -1,7 +1,6 @@
 """Every write of chat. The socket's `publish` handlers and the REST views call these."""
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -10,7 +9,6 @@ from accounts.erasure import user_hold_active
 from accounts.models import Role, User
 from bookings.models import Booking
 from chat.events import (
-    conversation_topic,
     conversation_updated,
     message_event,
     message_history_rewrite,
@@ -19,20 +17,13 @@ from chat.events import (
     sender_history_erase,
 )
 from chat.models import Conversation, Message, Participant
-from chat.notices import message_notice_seen, message_notices_erase, message_notify
+from chat.notices import message_notice_seen, message_notices_erase
+from chat.rules import clean_body, send_rate
 from chat.selectors import participant_get, unread_count
-from conventions.errors import Conflict, Forbidden, Invalid, NotFound
+from chat.sending import SendRequest, messages_send
+from conventions.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from conventions.mail import emails_forget
-from conventions.ratelimit import Rate, take
-from conventions.text import text_refuse_controls
-from hub.viewing import users_viewing
-
-MAX_BODY = 4000
-MAX_CLIENT_ID = 64
-
-
-def send_rate() -> Rate:
-    return Rate.per_minute(settings.CHAT_MESSAGE_RATE_PER_MINUTE, settings.CHAT_MESSAGE_BURST)
+from conventions.ratelimit import take
 
 
 def conversation_open(*, user: User, participant_id: int) -> tuple[Conversation, bool]:
@@ -70,27 +61,6 @@ def conversation_open(*, user: User, participant_id: int) -> tuple[Conversation,
     return conversation, True
 
 
-def _clean_body(body: object) -> str:
-    if not isinstance(body, str):
-        raise Invalid("`body` must be text.", details={"body": "must be a string"})
-    body = text_refuse_controls(body.strip(), field="body", multi_line=True)
-    if not body or len(body) > MAX_BODY:
-        raise Invalid(
-            f"A message is 1 to {MAX_BODY} characters after trimming.",
-            details={"body": f"1 to {MAX_BODY} characters"},
-        )
-    return body
-
-
-def _clean_client_id(client_id: object) -> str:
-    if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
-        raise Invalid(
-            f"`client_id` is a string of 1 to {MAX_CLIENT_ID} characters.",
-            details={"client_id": f"1 to {MAX_CLIENT_ID} characters"},
-        )
-    return text_refuse_controls(client_id, field="client_id")
-
-
 def _message_id(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
         raise Invalid("`message_id` must be a message id.", details={"message_id": "invalid"})
@@ -103,62 +73,13 @@ def message_send(
     """Store a message and tell both sides; a repeated `client_id` returns the stored one.
 
     Returns the message and whether it is new. Invalid sends and repeats spend no
-    rate-limit token; a refused (rate-limited) send stores nothing.
+    rate-limit token; a refused (rate-limited) send stores nothing. (The socket sends
+    many at once through `chat.sending`; this is one of them on its own.)
     """
-    participant = participant_get(user=user, conversation_id=conversation_id)
-    body, client_id = _clean_body(body), _clean_client_id(client_id)
-    stored = Message.objects.filter(
-        conversation_id=conversation_id, sender=user, client_id=client_id
-    ).first()
-    if stored is not None:
-        return stored, False
-    take(f"chat.send:{user.pk}", send_rate())
-    other = participant.conversation.other(user.pk)
-    viewing = other in users_viewing(conversation_topic(conversation_id))
-    try:
-        with transaction.atomic():
-            user_hold_active(user=user)  # an erasure of the sender waits, or has happened
-            message = Message.objects.create(
-                conversation_id=conversation_id, sender=user, body=body, client_id=client_id
-            )
-            conversation = participant.conversation
-            Conversation.objects.filter(pk=conversation.pk).update(
-                last_message=message, updated_at=message.created_at
-            )
-            # Writing means having read everything before it.
-            Participant.objects.filter(pk=participant.pk).update(
-                last_read_message_id=message.pk, unread_count=0
-            )
-            message_event(message, "message.created")
-            marker, unread = _one_more_unread(conversation.pk, other)
-            conversation_updated(
-                conversation, for_user_id=other, marker=marker, unread=unread, last_message=message
-            )
-            if not viewing:
-                message_notify(message, recipient_id=other)
-    except IntegrityError:  # the same client_id raced in from another request
-        stored = Message.objects.filter(
-            conversation_id=conversation_id, sender=user, client_id=client_id
-        ).first()
-        if stored is None:
-            raise
-        return stored, False
-    return message, True
-
-
-def _one_more_unread(conversation_id: int, user_id: int) -> tuple[int, int]:
-    """Count a new message for its recipient; returns their read marker and unread count."""
-    table = Participant._meta.db_table
-    with connection.cursor() as cursor:
-        # The table name is the model's own, never input; values go as parameters.
-        cursor.execute(
-            f"UPDATE {table} SET unread_count = unread_count + 1"  # nosec B608
-            " WHERE conversation_id = %s AND user_id = %s"
-            " RETURNING last_read_message_id, unread_count",
-            [conversation_id, user_id],
-        )
-        last_read, unread = cursor.fetchone()
-        return int(last_read), int(unread)
+    (outcome,) = messages_send([SendRequest(user, conversation_id, body, client_id)])
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    return outcome
 
 
 def _own_message(user: User, conversation_id: int, message_id: object) -> Message:
@@ -178,7 +99,7 @@ def _own_message(user: User, conversation_id: int, message_id: object) -> Messag
 @transaction.atomic
 def message_edit(*, user: User, conversation_id: int, message_id: object, body: object) -> Message:
     """The author rewrites a message; both sides get `message.edited`."""
-    body = _clean_body(body)
+    body = clean_body(body)
     user_hold_active(user=user)  # an erasure of the author waits, or has happened
     message = _own_message(user, conversation_id, message_id)
     take(f"chat.edit:{user.pk}", send_rate())  # limited like sends; refusals change nothing

@@ -8,9 +8,11 @@ from django.conf import settings
 
 from chat import services
 from chat.selectors import is_participant
+from chat.sending import SendRequest, Sent, messages_send
 from chat.shapes import message_data
 from conventions.errors import RateLimited
 from conventions.ratelimit import Rate, take
+from hub.groupcommit import GroupCommit
 from hub.services import publish_ephemeral
 from hub.topics import TopicFamily, register_family
 
@@ -30,9 +32,13 @@ def in_worker_thread(handler):
     return run
 
 
-def send(*, user, object_id, data, topic) -> dict:
-    message, _ = services.message_send(
-        user=user, conversation_id=object_id, body=data.get("body"), client_id=data.get("client_id")
+# Sends that arrive while a batch is being stored are stored together in the next one.
+SENDS: GroupCommit[SendRequest, Sent] = GroupCommit("chat.send", messages_send)
+
+
+async def send(*, user, object_id, data, topic) -> dict:
+    message, _ = await SENDS.submit(
+        SendRequest(user, object_id, data.get("body"), data.get("client_id"))
     )
     return {"message": message_data(message)}
 
@@ -70,7 +76,7 @@ CONVERSATION = TopicFamily(
     name="conversation",
     authorize=may_join,
     handlers={
-        "message.send": in_worker_thread(send),
+        "message.send": send,
         "message.edit": in_worker_thread(edit),
         "message.delete": in_worker_thread(delete),
         "read": in_worker_thread(read),

@@ -58,6 +58,10 @@ class Buckets(Protocol):
         """Spend `cost` tokens (0: only look); return 0 or the seconds until one is back."""
         ...
 
+    def take_each(self, keys: list[str], rate: Rate) -> list[float]:
+        """One token from each bucket (a key may repeat), in order; each one's wait."""
+        ...
+
 
 class RedisBuckets:
     """Buckets in Redis; while Redis is away, in this process's memory instead: a limit
@@ -85,6 +89,22 @@ class RedisBuckets:
             self.degraded = False
         return 0.0 if allowed else float(wait)
 
+    def take_each(self, keys: list[str], rate: Rate) -> list[float]:
+        """`take` for many buckets, in one round trip."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            now = time.time()
+            for key in keys:
+                self.script(
+                    keys=[f"{_prefix()}:rate:{key}"],
+                    args=[rate.per_second, rate.burst, now, 1],
+                    client=pipe,
+                )
+            answers = pipe.execute()
+        except redis.RedisError:
+            return [self.take(key, rate) for key in keys]  # each falls back on its own
+        return [0.0 if allowed else float(wait) for allowed, wait in answers]
+
 
 class MemoryBuckets:
     def __init__(self) -> None:
@@ -100,6 +120,9 @@ class MemoryBuckets:
             if cost:
                 self.buckets[key] = (tokens - cost if tokens >= 1 else tokens, now)
             return wait
+
+    def take_each(self, keys: list[str], rate: Rate) -> list[float]:
+        return [self.take(key, rate) for key in keys]
 
 
 _buckets: Buckets | None = None
@@ -125,6 +148,18 @@ def take(key: str, rate: Rate) -> None:
         raise RateLimited(
             "Too many requests; slow down.", retry_after=math.ceil(wait * 1000) / 1000
         )
+
+
+def take_each(keys: list[str], rate: Rate) -> list[float]:
+    """`take` for many requests at once: 0 for each one let through, else the seconds
+    (rounded up to the millisecond) until its bucket has a token again."""
+    if not keys:
+        return []
+    waits = buckets().take_each(keys, rate)
+    for key, wait in zip(keys, waits, strict=True):
+        if wait > 0:
+            rate_limited(key)
+    return [math.ceil(wait * 1000) / 1000 if wait > 0 else 0.0 for wait in waits]
 
 
 def peek(key: str, rate: Rate) -> None:

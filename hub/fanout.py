@@ -293,6 +293,8 @@ class Fanout:
             if seq > state.last_seq + 1:
                 await self._heal(message["topic"], state, upto=seq - 1)
             self._deliver(state, seq, outgoing)
+            for more_seq, frame in message.get("more", ()):  # the rest of one commit
+                self._deliver(state, more_seq, Outgoing(frame))
 
     @staticmethod
     def _deliver(state: TopicState, seq: int, outgoing: Outgoing) -> None:

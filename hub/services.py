@@ -1,12 +1,11 @@
 """Publishing events: the durable log (a transactional outbox) and the fast path."""
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import orjson
 from asgiref.sync import SyncToAsync
@@ -14,9 +13,10 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
+from conventions.sql import case_by_id, placeholders, row_lock
 from conventions.times import iso_z
 from hub import conf, metrics
-from hub.fastpath import sender_loop
+from hub.fastpath import send_in_order, sender_loop
 from hub.models import Event, Topic, new_epoch
 from hub.topics import group_name
 
@@ -35,6 +35,9 @@ class EventMessage(TypedDict):
     epoch: str | None  # the topic's, for a durable event
     origin: str  # the deployment that sent it (conf.deployment_id)
     frame: str
+    # The topic's next events of the same commit, [seq, frame] in order: one layer message
+    # for a batch (a process that ignores it reads them back from the log).
+    more: NotRequired[list[tuple[int, str]]]
 
 
 def event_frame(*, topic: str, event_type: str, data: Any, ts: str, seq: int | None = None) -> str:
@@ -116,28 +119,125 @@ def publish_computed(*, topic: str, event_type: str, compute: Callable[[], Any])
     return seq
 
 
+def publish_many(
+    events: list[tuple[str, str, Any]],
+    *,
+    counters: dict[str, tuple[int, int, str]] | None = None,
+) -> list[int]:
+    """`publish` for many (topic, type, data) at once, in the caller's transaction: each
+    topic's counter is locked and bumped once however many of its events there are, and
+    all the events are one INSERT. Returns each event's seq, in order; on commit they go
+    out in that order. `counters`: what `lock_counters` returned for these topics, when
+    the caller had to lock them earlier in the transaction."""
+    if not events:
+        return []
+    counters = dict(counters or lock_counters({topic for topic, _, _ in events}))
+    created_at = timezone.now()
+    ts = iso_z(created_at)
+    rows: list[Any] = []
+    sends: list[tuple[str, str, int, str]] = []
+    seqs: list[int] = []
+    for topic, event_type, data in events:
+        topic_id, last_seq, epoch = counters[topic]
+        seq = last_seq + 1
+        counters[topic] = (topic_id, seq, epoch)
+        encoded = orjson.dumps(data)
+        data = orjson.loads(encoded)  # what is stored is exactly what is sent
+        rows += [topic_id, seq, event_type, encoded.decode(), created_at]
+        sends.append((topic, event_frame(topic=topic, event_type=event_type, data=data, ts=ts,
+                                         seq=seq), seq, epoch))  # fmt: skip
+        seqs.append(seq)
+    events_table, topics_table = Event._meta.db_table, Topic._meta.db_table
+    values = ", ".join([f"({placeholders(5)})"] * len(events))
+    bumped = [(topic_id, seq) for topic_id, seq, _ in counters.values()]
+    set_seq, seq_params = case_by_id("last_seq", bumped)
+    with connection.cursor() as cursor:
+        # Table names are the models' own, never input; values go as parameters.
+        cursor.execute(
+            f"INSERT INTO {events_table} (topic_id, seq, type, data, created_at)"  # nosec B608
+            f" VALUES {values}",
+            rows,
+        )
+        cursor.execute(
+            f"UPDATE {topics_table} SET {set_seq}, updated_at = %s"  # nosec B608
+            f" WHERE id IN ({placeholders(len(bumped))})",
+            [*seq_params, created_at, *(topic_id for topic_id, _ in bumped)],
+        )
+    transaction.on_commit(lambda: _send_after_commit_many(sends))
+    return seqs
+
+
+def lock_counters(names: set[str]) -> dict[str, tuple[int, int, str]]:
+    """Lock the topics' counter rows, in name order so that two writers never wait on each
+    other crosswise, making missing rows; each name's (id, last_seq, epoch)."""
+    table = Topic._meta.db_table
+
+    # The table name is the model's own, never input; values go as parameters.
+    def lock(count: int) -> str:
+        return (
+            f"SELECT name, id, last_seq, epoch FROM {table}"  # nosec B608
+            f" WHERE name IN ({placeholders(count)}) ORDER BY name{row_lock()}"
+        )
+
+    ordered = sorted(names)
+    with connection.cursor() as cursor:
+        cursor.execute(lock(len(ordered)), ordered)
+        found = {name: (topic_id, seq, epoch) for name, topic_id, seq, epoch in cursor.fetchall()}
+        missing = [name for name in ordered if name not in found]
+        if missing:  # first events of these topics: make their rows, then lock them
+            now = timezone.now()
+            rows = ", ".join(["(%s, 0, %s, %s)"] * len(missing))
+            cursor.execute(
+                f"INSERT INTO {table} (name, last_seq, epoch, updated_at) VALUES {rows}"  # nosec B608
+                " ON CONFLICT (name) DO NOTHING",
+                [x for name in missing for x in (name, new_epoch(), now)],
+            )
+            cursor.execute(lock(len(missing)), missing)
+            found.update(
+                (name, (topic_id, seq, epoch)) for name, topic_id, seq, epoch in cursor.fetchall()
+            )
+    return found
+
+
+def _send_after_commit_many(sends: list[tuple[str, str, int, str]]) -> None:
+    """One layer message per topic for the lot, each topic's events in seq order."""
+    grouped: dict[str, EventMessage] = {}
+    for topic, frame, seq, epoch in sends:
+        metrics.event_published(frame)
+        message = grouped.get(topic)
+        if message is None:
+            grouped[topic] = _event_message(topic, frame, seq, epoch)
+        else:
+            message.setdefault("more", []).append((seq, frame))
+    _hand_over(list(grouped.values()))
+
+
 def _send_after_commit(topic: str, seq: int, epoch: str, frame: str) -> None:
     metrics.event_published(frame)
+    _hand_over([_event_message(topic, frame, seq, epoch)])
+
+
+def _hand_over(messages: list[EventMessage]) -> None:
+    """Send committed events to the server processes, in the order they were committed."""
     try:
         loop = server_loop()
         if loop is not None:
             # Sync code run by the server (a view, a socket `publish` handler): the
-            # server's own loop and its layer connection carry it. The thread does not
-            # wait; the loop runs these in the order they were handed over.
-            future = asyncio.run_coroutine_threadsafe(
-                send_to_processes(topic, frame, seq, epoch), loop
-            )
-            future.add_done_callback(lambda done: _log_failure(done, topic, seq))
+            # server's own loop and its layer connection carry it, in hand-over order.
+            # The thread does not wait.
+            loop.call_soon_threadsafe(send_in_order, loop, messages)
         else:
             # Celery, a shell, a script: this process's long-lived sender loop.
-            sender_loop.run(send_to_processes(topic, frame, seq, epoch), FAST_PATH_TIMEOUT_SECONDS)
-    except Exception:  # the log has it; each process's tail delivers it
-        logger.warning("Fast path failed for %s#%s; the log tail will deliver it", topic, seq)
+            sender_loop.run(_send_each(messages), FAST_PATH_TIMEOUT_SECONDS)
+    except Exception:  # the log has them; each process's tail delivers them
+        logger.warning("Fast path failed for %d events; the log tail will deliver them",
+                       len(messages))  # fmt: skip
 
 
-def _log_failure(done: concurrent.futures.Future[None], topic: str, seq: int) -> None:
-    if not done.cancelled() and done.exception() is not None:
-        logger.warning("Fast path failed for %s#%s; the log tail will deliver it", topic, seq)
+async def _send_each(messages: list[EventMessage]) -> None:
+    layer = get_channel_layer()
+    for message in messages:
+        await layer.group_send(group_name(message["topic"]), message)
 
 
 def server_loop() -> asyncio.AbstractEventLoop | None:
@@ -149,12 +249,8 @@ def server_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-async def send_to_processes(
-    topic: str, frame: str, seq: int | None = None, epoch: str | None = None
-) -> None:
-    """One channel-layer message per topic: its members are server processes."""
-    layer = get_channel_layer()
-    message: EventMessage = {
+def _event_message(topic: str, frame: str, seq: int | None, epoch: str | None) -> EventMessage:
+    return {
         "type": "hub.event",
         "topic": topic,
         "seq": seq,
@@ -162,7 +258,15 @@ async def send_to_processes(
         "origin": conf.deployment_id(),
         "frame": frame,
     }
-    await layer.group_send(group_name(topic), message)
+
+
+async def send_to_processes(
+    topic: str, frame: str, seq: int | None = None, epoch: str | None = None
+) -> None:
+    """One channel-layer message per topic: its members are server processes."""
+    await get_channel_layer().group_send(
+        group_name(topic), _event_message(topic, frame, seq, epoch)
+    )
 
 
 async def publish_ephemeral(*, topic: str, event_type: str, data: Any) -> None:

@@ -27,3 +27,24 @@ def users_viewing(topic: str) -> set[int]:
         future.cancel()
         logger.warning("Presence could not say who views %s: %s", topic, error)
         return set()
+
+
+def users_viewing_each(topics: set[str]) -> dict[str, set[int]]:
+    """`users_viewing` for several topics, asked together: one wait, not one per topic."""
+    loop = server_loop()
+    fanout = Fanout.of_loop(loop) if loop is not None else None
+    if loop is None or fanout is None or not topics:
+        return {}
+    ordered = sorted(topics)
+
+    async def ask() -> list[list[int]]:
+        return await asyncio.gather(*(fanout.presence.members(topic) for topic in ordered))
+
+    future = asyncio.run_coroutine_threadsafe(ask(), loop)
+    try:
+        answers = future.result(timeout=ASK_TIMEOUT_SECONDS)
+    except Exception as error:  # a hint only: the notifications are made anyway
+        future.cancel()
+        logger.warning("Presence could not say who views %d topics: %s", len(ordered), error)
+        return {}
+    return {topic: set(members) for topic, members in zip(ordered, answers, strict=True)}

@@ -1,0 +1,23 @@
+"""Small pieces of hand-written SQL that read the same on PostgreSQL and SQLite."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+
+def placeholders(count: int) -> str:
+    """`%s, %s, …` for an `IN (…)` list or a VALUES row."""
+    return ", ".join(["%s"] * count)
+
+
+def row_lock(strength: str = "UPDATE") -> str:
+    """` FOR UPDATE` (or ` FOR SHARE`) where the database locks rows; SQLite locks the
+    whole database for a writing transaction instead, so nothing there."""
+    return f" FOR {strength}" if connection.features.has_select_for_update else ""
+
+
+def case_by_id(column: str, values: Sequence[tuple[int, Any]]) -> tuple[str, list[Any]]:
+    """`CASE id WHEN … THEN … END` setting `column` per row in one UPDATE, with its params."""
+    sql = f"{column} = CASE id" + " WHEN %s THEN %s" * len(values) + " END"
+    return sql, [x for pair in values for x in pair]
