@@ -40,6 +40,13 @@ class SendRequest:
     client_id: object
 
 
+CONVERSATION_COLUMNS = ["id", "student_id", "instructor_id", "created_at", "updated_at"]
+NAME_COLUMNS = ["id", "name"]
+MESSAGE_COLUMNS = [
+    "id", "conversation_id", "sender_id", "body", "client_id", "created_at", "edited_at",
+    "deleted_at",
+]  # fmt: skip
+
 # A stored message and whether this request made it (False: a repeated client_id).
 Sent = tuple[Message, bool]
 Key = tuple[int, int, str]  # conversation, sender, client_id
@@ -128,12 +135,12 @@ def _conversations_of(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Conv
         found = cursor.fetchall()
     conversations = {}
     for user_id, pk, student_id, instructor_id, created_at, updated_at, student, teacher in found:
-        conversation = Conversation(
-            pk=pk, student_id=student_id, instructor_id=instructor_id,
-            created_at=created_at, updated_at=updated_at,
-        )  # fmt: skip
-        conversation.student = User(pk=student_id, name=student)
-        conversation.instructor = User(pk=instructor_id, name=teacher)
+        # from_db: a model from some of its columns, without __init__'s keyword work.
+        conversation = Conversation.from_db(
+            None, CONVERSATION_COLUMNS, [pk, student_id, instructor_id, created_at, updated_at]
+        )
+        conversation.student = User.from_db(None, NAME_COLUMNS, [student_id, student])
+        conversation.instructor = User.from_db(None, NAME_COLUMNS, [instructor_id, teacher])
         conversations[(user_id, pk)] = conversation
     return conversations
 
@@ -271,10 +278,12 @@ def _insert(
     made: dict[Key, tuple[int, Message]] = {}
     for key, send in firsts.items():
         if key in ids:
-            message = Message(
-                pk=ids[key], conversation=send.conversation, sender=send.request.user,
-                body=send.body, client_id=send.client_id, created_at=now,
+            message = Message.from_db(
+                None, MESSAGE_COLUMNS,
+                [ids[key], send.conversation.pk, send.request.user.pk, send.body,
+                 send.client_id, now, None, None],
             )  # fmt: skip
+            message.conversation, message.sender = send.conversation, send.request.user
             made[key] = (send.index, message)
     made = dict(sorted(made.items(), key=lambda item: item[1][1].pk))  # in id order
     return made, _stored_messages(firsts.keys() - ids.keys())

@@ -98,6 +98,19 @@ class RedisPresence:
             return []
         return sorted({int(entry.split(b":", 1)[0]) for entry in entries})
 
+    async def members_each(self, topics: list[str]) -> list[list[int]]:
+        """`members` of several topics in one round trip."""
+        now = time.time()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for topic in topics:
+                    pipe.zrangebyscore(_key(topic), now, "+inf")
+                answers = cast(list[list[bytes]], await pipe.execute())
+        except RedisError as exc:
+            logger.warning("Presence unavailable listing %d topics: %s", len(topics), exc)
+            return [[] for _ in topics]
+        return [sorted({int(e.split(b":", 1)[0]) for e in entries}) for entries in answers]
+
     async def renew(self, entries: list[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
         """Push back the expiry of entries that exist; return those Redis no longer has
         (a restart empties it, a join may have failed while it was away)."""
@@ -150,6 +163,9 @@ class MemoryPresence:
 
     async def members(self, topic: str) -> list[int]:
         return sorted(self._users(topic, time.time()))
+
+    async def members_each(self, topics: list[str]) -> list[list[int]]:
+        return [await self.members(topic) for topic in topics]
 
     async def renew(self, entries: list[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
         expiry = time.time() + self.ttl

@@ -37,10 +37,7 @@ def users_viewing_each(topics: set[str]) -> dict[str, set[int]]:
         return {}
     ordered = sorted(topics)
 
-    async def ask() -> list[list[int]]:
-        return await asyncio.gather(*(fanout.presence.members(topic) for topic in ordered))
-
-    future = asyncio.run_coroutine_threadsafe(ask(), loop)
+    future = asyncio.run_coroutine_threadsafe(fanout.presence.members_each(ordered), loop)
     try:
         answers = future.result(timeout=ASK_TIMEOUT_SECONDS)
     except Exception as error:  # a hint only: the notifications are made anyway
