@@ -203,7 +203,7 @@ def _count_and_tell(
     returns the events in order and the messages whose recipient gets a notification."""
     lessons = lessons_of_pairs([m.conversation for m in messages])
     events: list[tuple[str, str, Any]] = []
-    notify: dict[int, Message] = {}
+    notify: dict[tuple[int, int], Message] = {}
     for message in messages:
         conversation, sender_id = message.conversation, message.sender_id
         other = conversation.other(sender_id)
@@ -222,7 +222,7 @@ def _count_and_tell(
         )
         events.append((user_topic(other), "conversation.updated", inbox))
         if other not in viewing.get(topic, ()):
-            notify.setdefault(conversation.pk, message)  # one per conversation until read
+            notify.setdefault((conversation.pk, other), message)  # one until read
     return events, list(notify.values())
 
 
