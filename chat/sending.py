@@ -163,6 +163,7 @@ def _store(sends: list[_Accepted]) -> dict[int, Sent | ServiceError]:
     """One transaction for the lot. Locks are taken in one order by every writer of chat
     (senders' rows, then participants, then topic counters), so batches do not deadlock."""
     viewing = users_viewing_each({conversation_topic(s.conversation.pk) for s in sends})
+    lessons = lessons_of_pairs([s.conversation for s in sends])
     outcomes: dict[int, Sent | ServiceError] = {}
     with transaction.atomic():
         active = _hold_senders({s.request.user.pk for s in sends})
@@ -186,9 +187,8 @@ def _store(sends: list[_Accepted]) -> dict[int, Sent | ServiceError]:
                 outcomes[send.index] = (made[send.key][1], True)
         messages = [made[key][1] for key in made]
         if messages:
-            events, notify = _count_and_tell(messages, participants, viewing)
-            _write_rows(messages, participants)
-            publish_many(events, counters=counters)
+            events, notify = _count_and_tell(messages, participants, viewing, lessons)
+            publish_many(events, counters=counters, also=_row_updates(messages, participants))
             for message in notify:
                 message_notify(message, recipient_id=message.conversation.other(message.sender_id))
     return outcomes
@@ -198,10 +198,10 @@ def _count_and_tell(
     messages: list[Message],
     participants: dict[tuple[int, int], Participant],
     viewing: dict[str, set[int]],
+    lessons: dict[tuple[int, int], list[dict[str, Any]]],
 ) -> tuple[list[tuple[str, str, Any]], list[Message]]:
     """Move both sides' markers and counts message by message, as single sends would;
     returns the events in order and the messages whose recipient gets a notification."""
-    lessons = lessons_of_pairs([m.conversation for m in messages])
     events: list[tuple[str, str, Any]] = []
     notify: dict[tuple[int, int], Message] = {}
     for message in messages:
@@ -289,7 +289,9 @@ def _insert(
     return made, _stored_messages(firsts.keys() - ids.keys())
 
 
-def _write_rows(messages: list[Message], participants: dict[tuple[int, int], Participant]) -> None:
+def _row_updates(
+    messages: list[Message], participants: dict[tuple[int, int], Participant]
+) -> list[tuple[str, list[Any]]]:
     """Each conversation's last message and each participant's marker and count, once."""
     last = {message.conversation_id: message for message in messages}
     touched = [p for p in participants.values() if p.conversation_id in last]
@@ -302,15 +304,16 @@ def _write_rows(messages: list[Message], participants: dict[tuple[int, int], Par
         "unread_count", [(p.pk, p.unread_count) for p in touched]
     )
     conversations, people = Conversation._meta.db_table, Participant._meta.db_table
-    with connection.cursor() as cursor:
-        # Table names are the models' own, never input; values go as parameters.
-        cursor.execute(
+    # Table names are the models' own, never input; values go as parameters.
+    return [
+        (
             f"UPDATE {conversations} SET {set_last}, updated_at = %s"  # nosec B608
             f" WHERE id IN ({placeholders(len(last))})",
             [*last_params, at, *last],
-        )
-        cursor.execute(
+        ),
+        (
             f"UPDATE {people} SET {set_marker}, {set_unread}"  # nosec B608
             f" WHERE id IN ({placeholders(len(touched))})",
             [*marker_params, *unread_params, *(p.pk for p in touched)],
-        )
+        ),
+    ]

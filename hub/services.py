@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, NotRequired, TypedDict
 
@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
-from conventions.sql import case_by_id, placeholders, row_lock
+from conventions.sql import case_by_id, execute_together, placeholders, row_lock
 from conventions.times import iso_z
 from hub import conf, metrics
 from hub.fastpath import send_in_order, sender_loop
@@ -123,12 +123,14 @@ def publish_many(
     events: list[tuple[str, str, Any]],
     *,
     counters: dict[str, tuple[int, int, str]] | None = None,
+    also: Sequence[tuple[str, list[Any]]] = (),
 ) -> list[int]:
     """`publish` for many (topic, type, data) at once, in the caller's transaction: each
     topic's counter is locked and bumped once however many of its events there are, and
     all the events are one INSERT. Returns each event's seq, in order; on commit they go
     out in that order. `counters`: what `lock_counters` returned for these topics, when
-    the caller had to lock them earlier in the transaction."""
+    the caller had to lock them earlier in the transaction; `also`: the caller's own
+    statements (returning nothing) to send in the same round trip."""
     if not events:
         return []
     counters = dict(counters or lock_counters({topic for topic, _, _ in events}))
@@ -151,18 +153,22 @@ def publish_many(
     values = ", ".join([f"({placeholders(5)})"] * len(events))
     bumped = [(topic_id, seq) for topic_id, seq, _ in counters.values()]
     set_seq, seq_params = case_by_id("last_seq", bumped)
-    with connection.cursor() as cursor:
-        # Table names are the models' own, never input; values go as parameters.
-        cursor.execute(
-            f"INSERT INTO {events_table} (topic_id, seq, type, data, created_at)"  # nosec B608
-            f" VALUES {values}",
-            rows,
-        )
-        cursor.execute(
-            f"UPDATE {topics_table} SET {set_seq}, updated_at = %s"  # nosec B608
-            f" WHERE id IN ({placeholders(len(bumped))})",
-            [*seq_params, created_at, *(topic_id for topic_id, _ in bumped)],
-        )
+    # Table names are the models' own, never input; values go as parameters.
+    execute_together(
+        [
+            *also,
+            (
+                f"INSERT INTO {events_table} (topic_id, seq, type, data, created_at)"  # nosec B608
+                f" VALUES {values}",
+                rows,
+            ),
+            (
+                f"UPDATE {topics_table} SET {set_seq}, updated_at = %s"  # nosec B608
+                f" WHERE id IN ({placeholders(len(bumped))})",
+                [*seq_params, created_at, *(topic_id for topic_id, _ in bumped)],
+            ),
+        ]
+    )
     transaction.on_commit(lambda: _send_after_commit_many(sends))
     return seqs
 

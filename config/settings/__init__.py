@@ -183,6 +183,9 @@ HUB_OUTGOING_QUEUE_FRAMES = int(env_float("HUB_OUTGOING_QUEUE_FRAMES", 1000))
 # seconds for its turn is answered `rate_limited` instead of being run.
 HUB_INTAKE_FRAMES = int(env_float("HUB_INTAKE_FRAMES", 32))
 HUB_BACKPRESSURE_SECONDS = env_float("HUB_BACKPRESSURE_SECONDS", 2)
+# How long a server process's thread may hold the GIL while another waits (Python's own
+# default is 0.005): the group-commit writer waits for it after each database round trip.
+HUB_GIL_SWITCH_SECONDS = env_float("HUB_GIL_SWITCH_SECONDS", 0.0005)
 # Without Redis the log tail is the only path from other processes (the Celery
 # worker, a shell), so it runs often; with Redis it only heals lost messages.
 HUB_TAIL_INTERVAL_SECONDS = env_float("HUB_TAIL_INTERVAL_SECONDS", 2.0 if REDIS_URL else 0.3)
