@@ -133,11 +133,18 @@ async def run_pairs(url, pairs, seconds, rate, run_id, ready, go, results) -> No
 
 
 def process_cpu(pid: int | None) -> float:
-    """User + system CPU seconds of `pid` (0 when not given), from /proc."""
+    """User + system CPU seconds of `pid` and its children (0 when not given), from /proc."""
     if not pid:
         return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def client_process(*args) -> None:
@@ -154,7 +161,9 @@ def main() -> None:
     parser.add_argument(
         "--one-instructor", action="store_true", help="every conversation with one instructor"
     )
-    parser.add_argument("--server-pid", type=int, help="report this process's CPU over the run")
+    parser.add_argument(
+        "--server-pid", type=int, help="report this process's CPU (and its children's) over the run"
+    )
     args = parser.parse_args()
 
     pairs = setup(args.conversations, args.one_instructor)
