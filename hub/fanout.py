@@ -306,11 +306,12 @@ class Fanout:
             subscription.offer(seq, outgoing)
         metrics.event_handed_over(outgoing, len(state.subscriptions))
 
-    async def _heal(self, topic: str, state: TopicState, upto: int) -> None:
+    async def _heal(self, topic: str, state: TopicState, upto: int, why: str = "gap") -> None:
         """Deliver the events between what we delivered and `upto` from the log."""
         events = await database_sync_to_async(selectors.events_between)(
             topic_id=state.topic_id, after=state.last_seq, upto=upto
         )
+        metrics.read_from_log(why, len(events))
         for event in events:
             self._deliver(state, event.seq, Outgoing(stored_event_frame(topic, event)))
 
@@ -326,7 +327,7 @@ class Fanout:
             if state is None or state.last_seq is None or last_seq <= state.last_seq:
                 continue
             async with state.lock:
-                await self._heal(name, state, upto=last_seq)
+                await self._heal(name, state, upto=last_seq, why="tail")
 
     # --- presence --------------------------------------------------------------
 

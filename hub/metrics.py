@@ -66,6 +66,12 @@ BUDGET_CLOSES = Counter(
     "hub_budget_closes",
     "Connections closed with 1008: they kept sending through their operation budget.",
 )
+LOG_READS = Counter(
+    "hub_events_read_from_log",
+    "Events a server process read back from the log instead of receiving them on the "
+    "fast path: `gap` (a later one came first), `tail` (the periodic catch-up).",
+    ["reason"],
+)
 GROUP_COMMIT_ITEMS = Histogram(
     "hub_group_commit_items",
     "Items written together in one transaction by a group commit (hub.groupcommit), by "
@@ -190,3 +196,8 @@ async def queues_sampled(connections: Collection[Connection]) -> None:
 
 def group_commit(writer: str, items: int) -> None:
     GROUP_COMMIT_ITEMS.labels(writer).observe(items)
+
+
+def read_from_log(reason: str, events: int) -> None:
+    if events:
+        LOG_READS.labels(reason).inc(events)
