@@ -84,14 +84,15 @@ class GroupCommit(Generic[Item, Outcome]):
             while queue.waiting:
                 batch = queue.waiting[: self._max_batch]
                 del queue.waiting[: self._max_batch]
-                metrics.group_commit(self.name, len(batch))
                 items = [item for item, _ in batch]
+                began = time.monotonic()
                 try:
                     outcomes: Sequence[Outcome | BaseException] = await loop.run_in_executor(
                         self._writer_thread(), self._write_batch, loop, items
                     )
                 except Exception as error:  # the thread itself failed: tell every sender
                     outcomes = [error] * len(batch)
+                metrics.group_commit(self.name, len(batch), time.monotonic() - began)
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if not future.done():  # its sender may have gone meanwhile
                         future.set_result(outcome)

@@ -66,6 +66,13 @@ BUDGET_CLOSES = Counter(
     "hub_budget_closes",
     "Connections closed with 1008: they kept sending through their operation budget.",
 )
+GROUP_COMMIT_SECONDS = Histogram(
+    "hub_group_commit_seconds",
+    "Time one group-commit batch took to write and commit, by writer (items wait up to "
+    "one such time for their turn, then their own batch's).",
+    ["writer"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 LOG_READS = Counter(
     "hub_events_read_from_log",
     "Events a server process read back from the log instead of receiving them on the "
@@ -194,8 +201,9 @@ async def queues_sampled(connections: Collection[Connection]) -> None:
     await every(conf.metrics_sample_interval, sample, "Queue metrics")
 
 
-def group_commit(writer: str, items: int) -> None:
+def group_commit(writer: str, items: int, seconds: float) -> None:
     GROUP_COMMIT_ITEMS.labels(writer).observe(items)
+    GROUP_COMMIT_SECONDS.labels(writer).observe(seconds)
 
 
 def read_from_log(reason: str, events: int) -> None:
