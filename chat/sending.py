@@ -24,7 +24,7 @@ from chat.selectors import lessons_of_pairs
 from chat.shapes import conversation_data, message_data
 from conventions.errors import NotFound, RateLimited, ServiceError, Unauthorized
 from conventions.ratelimit import take_each
-from conventions.sql import case_by_id, placeholders, row_lock
+from conventions.sql import placeholders, row_lock, rows_source
 from hub.services import lock_counters, publish_many
 from hub.topics import user_topic
 from hub.viewing import users_viewing_each
@@ -261,18 +261,21 @@ def _insert(
     for send in sends:
         firsts.setdefault(send.key, send)
     now = timezone.now()
-    rows: list[Any] = []
-    for send in firsts.values():
-        rows += [send.conversation.pk, send.request.user.pk, send.body, send.client_id, now]
-    values = ", ".join([f"({placeholders(5)})"] * len(firsts))
+    new_messages, params = rows_source(
+        [("conversation_id", "bigint"), ("sender_id", "bigint"), ("body", "text"),
+         ("client_id", "text")],
+        [(s.conversation.pk, s.request.user.pk, s.body, s.client_id) for s in firsts.values()],
+    )  # fmt: skip
     table = Message._meta.db_table
     with connection.cursor() as cursor:
         # The table name is the model's own, never input; values go as parameters.
+        # (`WHERE true` lets SQLite tell the ON CONFLICT clause from a join's.)
         cursor.execute(
             f"INSERT INTO {table} (conversation_id, sender_id, body, client_id, created_at)"  # nosec B608
-            f" VALUES {values} ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING"
+            f" SELECT conversation_id, sender_id, body, client_id, %s FROM {new_messages}"
+            " WHERE true ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING"
             " RETURNING id, conversation_id, sender_id, client_id",
-            rows,
+            [now, *params],
         )
         ids = {(c, s, k): pk for pk, c, s, k in cursor.fetchall()}
     made: dict[Key, tuple[int, Message]] = {}
@@ -296,24 +299,24 @@ def _row_updates(
     last = {message.conversation_id: message for message in messages}
     touched = [p for p in participants.values() if p.conversation_id in last]
     at = next(iter(last.values())).created_at  # one time for the batch
-    set_last, last_params = case_by_id("last_message_id", [(c, m.pk) for c, m in last.items()])
-    set_marker, marker_params = case_by_id(
-        "last_read_message_id", [(p.pk, p.last_read_message_id) for p in touched]
+    lasts, last_params = rows_source(
+        [("id", "bigint"), ("message_id", "bigint")], [(c, m.pk) for c, m in last.items()]
     )
-    set_unread, unread_params = case_by_id(
-        "unread_count", [(p.pk, p.unread_count) for p in touched]
+    marks, mark_params = rows_source(
+        [("id", "bigint"), ("marker", "bigint"), ("unread", "integer")],
+        [(p.pk, p.last_read_message_id, p.unread_count) for p in touched],
     )
     conversations, people = Conversation._meta.db_table, Participant._meta.db_table
     # Table names are the models' own, never input; values go as parameters.
     return [
         (
-            f"UPDATE {conversations} SET {set_last}, updated_at = %s"  # nosec B608
-            f" WHERE id IN ({placeholders(len(last))})",
-            [*last_params, at, *last],
+            f"UPDATE {conversations} SET last_message_id = v.message_id,"  # nosec B608
+            f" updated_at = %s FROM {lasts} WHERE {conversations}.id = v.id",
+            [at, *last_params],
         ),
         (
-            f"UPDATE {people} SET {set_marker}, {set_unread}"  # nosec B608
-            f" WHERE id IN ({placeholders(len(touched))})",
-            [*marker_params, *unread_params, *(p.pk for p in touched)],
+            f"UPDATE {people} SET last_read_message_id = v.marker,"  # nosec B608
+            f" unread_count = v.unread FROM {marks} WHERE {people}.id = v.id",
+            [*mark_params],
         ),
     ]

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from django.db import connection
 
 
@@ -15,12 +16,6 @@ def row_lock(strength: str = "UPDATE") -> str:
     """` FOR UPDATE` (or ` FOR SHARE`) where the database locks rows; SQLite locks the
     whole database for a writing transaction instead, so nothing there."""
     return f" FOR {strength}" if connection.features.has_select_for_update else ""
-
-
-def case_by_id(column: str, values: Sequence[tuple[int, Any]]) -> tuple[str, list[Any]]:
-    """`CASE id WHEN … THEN … END` setting `column` per row in one UPDATE, with its params."""
-    sql = f"{column} = CASE id" + " WHEN %s THEN %s" * len(values) + " END"
-    return sql, [x for pair in values for x in pair]
 
 
 def execute_together(statements: list[tuple[str, list[Any]]]) -> None:
@@ -37,3 +32,22 @@ def execute_together(statements: list[tuple[str, list[Any]]]) -> None:
             return
         for sql, params in statements:
             cursor.execute(sql, params)
+
+
+def rows_source(
+    columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> tuple[str, list[Any]]:
+    """Rows to select from, as `v` with the named columns, and their parameters. On
+    PostgreSQL one JSON parameter (`jsonb_to_recordset`): psycopg binds parameters on
+    the client, and hundreds of `%s` cost more to bind than the statement to run."""
+    names = [name for name, _ in columns]
+    if connection.vendor == "postgresql":
+        types = ", ".join(f"{name} {kind}" for name, kind in columns)
+        encoded = orjson.dumps([dict(zip(names, row, strict=True)) for row in rows]).decode()
+        return f"jsonb_to_recordset(%s::jsonb) AS v({types})", [encoded]
+    first = "SELECT " + ", ".join(f"%s AS {name}" for name in names)
+    rest = " UNION ALL SELECT " + placeholders(len(names))
+    params = [
+        orjson.dumps(x).decode() if isinstance(x, dict | list) else x for row in rows for x in row
+    ]  # JSON columns hold text here
+    return f"({first}{rest * (len(rows) - 1)}) AS v", params

@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
-from conventions.sql import case_by_id, execute_together, placeholders, row_lock
+from conventions.sql import execute_together, placeholders, row_lock, rows_source
 from conventions.times import iso_z
 from hub import conf, metrics
 from hub.fastpath import send_in_order, sender_loop
@@ -136,41 +136,45 @@ def publish_many(
     counters = dict(counters or lock_counters({topic for topic, _, _ in events}))
     created_at = timezone.now()
     ts = iso_z(created_at)
-    rows: list[Any] = []
+    rows: list[tuple[int, int, str, Any]] = []
     sends: list[tuple[str, str, int, str]] = []
     seqs: list[int] = []
     for topic, event_type, data in events:
         topic_id, last_seq, epoch = counters[topic]
         seq = last_seq + 1
         counters[topic] = (topic_id, seq, epoch)
-        encoded = orjson.dumps(data)
-        data = orjson.loads(encoded)  # what is stored is exactly what is sent
-        rows += [topic_id, seq, event_type, encoded.decode(), created_at]
+        data = orjson.loads(orjson.dumps(data))  # what is stored is exactly what is sent
+        rows.append((topic_id, seq, event_type, data))
         sends.append((topic, event_frame(topic=topic, event_type=event_type, data=data, ts=ts,
                                          seq=seq), seq, epoch))  # fmt: skip
         seqs.append(seq)
+    new_events, event_params = rows_source(EVENT_COLUMNS, rows)
+    bumped, bump_params = rows_source(
+        [("id", "bigint"), ("last_seq", "bigint")],
+        [(topic_id, seq) for topic_id, seq, _ in counters.values()],
+    )
     events_table, topics_table = Event._meta.db_table, Topic._meta.db_table
-    values = ", ".join([f"({placeholders(5)})"] * len(events))
-    bumped = [(topic_id, seq) for topic_id, seq, _ in counters.values()]
-    set_seq, seq_params = case_by_id("last_seq", bumped)
     # Table names are the models' own, never input; values go as parameters.
     execute_together(
         [
             *also,
             (
                 f"INSERT INTO {events_table} (topic_id, seq, type, data, created_at)"  # nosec B608
-                f" VALUES {values}",
-                rows,
+                f" SELECT topic_id, seq, type, data, %s FROM {new_events}",
+                [created_at, *event_params],
             ),
             (
-                f"UPDATE {topics_table} SET {set_seq}, updated_at = %s"  # nosec B608
-                f" WHERE id IN ({placeholders(len(bumped))})",
-                [*seq_params, created_at, *(topic_id for topic_id, _ in bumped)],
+                f"UPDATE {topics_table} SET last_seq = v.last_seq, updated_at = %s"  # nosec B608
+                f" FROM {bumped} WHERE {topics_table}.id = v.id",
+                [created_at, *bump_params],
             ),
         ]
     )
     transaction.on_commit(lambda: _send_after_commit_many(sends))
     return seqs
+
+
+EVENT_COLUMNS = [("topic_id", "bigint"), ("seq", "bigint"), ("type", "text"), ("data", "jsonb")]
 
 
 def lock_counters(names: set[str]) -> dict[str, tuple[int, int, str]]:
