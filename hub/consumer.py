@@ -1,12 +1,15 @@
 """The one WebSocket endpoint, `/ws/v1/`: parses frames and runs each op in order."""
 
 import asyncio
+import functools
 import inspect
 import logging
 import math
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import InterfaceError as DatabaseInterfaceError
@@ -21,15 +24,23 @@ from hub.budget import OperationBudget
 from hub.fanout import Fanout, Subscription
 from hub.intake import Intake
 from hub.protocol import Command, CommandError, FrameError
-from hub.selectors import replay_since
+from hub.selectors import Replay, replay_from_position, replay_since
 from hub.services import publish_ephemeral, stored_event_frame
 from hub.wire import Outgoing, close_socket, wire_for
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 AUTH_DEADLINE_SECONDS = 10.0
 # The answer to a frame that waited too long for its turn (hub.intake): not done, retry.
 BUSY = "The server is busy and did not do this; try again in a moment."
+
+
+def in_worker_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Run ORM work on any of the pool's threads: the connect path's queries then
+    overlap instead of queueing on the one thread Channels shares by default."""
+    wrapped: Callable[..., Awaitable[T]] = database_sync_to_async(function, thread_sensitive=False)
+    return wrapped
 
 
 def _resolve(topic: object) -> tuple[str, topics.TopicFamily, int]:
@@ -71,6 +82,15 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.auth_deadline = asyncio.get_running_loop().call_later(
                 AUTH_DEADLINE_SECONDS, self._auth_deadline_passed
             )
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its hop to the one shared thread per message (to close
+        old database connections): every query here runs through database_sync_to_async,
+        which does that on its own thread, so connects and frames need not queue there."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     def _auth_deadline_passed(self) -> None:
         self.auth_deadline = None
@@ -204,7 +224,7 @@ class HubConsumer(AsyncWebsocketConsumer):
                 return protocol.reply_ok(command.ref, self._auth_data())
             user = None
             if isinstance(token, str):
-                user = await database_sync_to_async(token_authenticate)(token=token)
+                user = await in_worker_thread(token_authenticate)(token=token)
             if user is None or user.pk != self.user.pk:
                 raise CommandError(
                     "auth", command.ref, "bad_request", "This connection is already authenticated."
@@ -212,7 +232,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             return protocol.reply_ok(command.ref, self._auth_data())
         user = None
         if isinstance(token, str):
-            user = await database_sync_to_async(token_authenticate)(token=token)
+            user = await in_worker_thread(token_authenticate)(token=token)
         if user is None:
             self.push(protocol.reply_error(command.ref, "unauthorized", "Invalid token."))
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
@@ -236,7 +256,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         """Resolve the topic and check, once per connection, that the user may use it."""
         name, family, object_id = _resolve(topic)
         if name not in self.authorized:
-            allowed = await database_sync_to_async(family.authorize)(self.user, object_id)
+            allowed = await in_worker_thread(family.authorize)(self.user, object_id)
             if not allowed:
                 raise Forbidden("You may not use this topic.")
             if not self.authorized:
@@ -254,7 +274,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             raise CommandError("subscribe", command.ref, "bad_request", "`epoch` is a string.")
         topic, family, _ = await self._authorize(command.body.get("topic"))
         if topic in self.subscriptions:
-            replay = await database_sync_to_async(replay_since)(name=topic, since=None, epoch=None)
+            replay = await in_worker_thread(replay_since)(name=topic, since=None, epoch=None)
             data = {"topic": topic, "seq": replay.seq, "epoch": replay.epoch, "recovered": False}
             if family.presence:
                 data["presence"] = await self.fanout.presence.members(topic)
@@ -264,11 +284,10 @@ class HubConsumer(AsyncWebsocketConsumer):
                 f"At most {conf.max_topics_per_connection()} topics per connection."
             )
         subscription = await self.fanout.attach(topic, self)
+        position = self.fanout.position(topic)  # no await since the attach: see position()
         self.subscriptions[topic] = subscription
         try:
-            replay = await database_sync_to_async(replay_since)(
-                name=topic, since=since, epoch=epoch
-            )
+            replay = await self._replay(topic, position, since, epoch)
             data = {
                 "topic": topic,
                 "seq": replay.seq,
@@ -285,6 +304,23 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.push(stored_event_frame(topic, event))
         subscription.go_live(replay.seq)
         return None
+
+    @staticmethod
+    async def _replay(
+        topic: str, position: tuple[int, int, str], since: int | None, epoch: str | None
+    ) -> Replay:
+        """The subscribe's replay, read from the log only when something was missed."""
+        topic_id, seq, topic_epoch = position
+        read = functools.partial(
+            replay_from_position, topic_id=topic_id, seq=seq, topic_epoch=topic_epoch
+        )
+        if since is None or epoch != topic_epoch or since == seq:
+            replay = read(since=since, epoch=epoch)  # nothing to read from the log
+        else:
+            replay = await in_worker_thread(read)(since=since, epoch=epoch)
+        if replay is None:  # the client is ahead of this process: the log's position decides
+            replay = await in_worker_thread(replay_since)(name=topic, since=since, epoch=epoch)
+        return replay
 
     async def _join_presence(self, topic: str) -> list[int]:
         user = self._signed_in()
