@@ -131,7 +131,8 @@ def main() -> None:
     client_cpu = sum(o["cpu"] for o in outcomes)
     print(
         f"{done} of {args.clients} connected+authenticated+subscribed in {elapsed:.2f} s"
-        f" ({args.procs} client procs x {args.concurrency} in flight); load {os.getloadavg()[0]:.2f}"
+        f" ({args.procs} client procs x {args.concurrency} in flight);"
+        f" load {os.getloadavg()[0]:.2f}"
     )
     if failures:
         print(f"{len(failures)} failed, e.g. {failures[0]}")

@@ -91,8 +91,8 @@ async def hold_and_resume(url, share, concurrency, ready, targets_queue, results
     cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     duplicates = sum(c.duplicates for c, _ in clients)
     results.put(
-        {**stats, "finished": finished, "reconnected": reconnected, "duplicates": duplicates}
-        | {"cpu": cpu}
+        {**stats, "finished": finished, "reconnected": reconnected}
+        | {"duplicates": duplicates, "cpu": cpu}
     )
     await asyncio.gather(*(c.close() for c, _ in clients), return_exceptions=True)
 
@@ -133,8 +133,14 @@ def main() -> None:
     procs = [
         ctx.Process(
             target=client_process,
-            args=(args.url, work[i :: args.procs], args.concurrency, ready, target_queues[i])
-            + (results,),
+            args=(
+                args.url,
+                work[i :: args.procs],
+                args.concurrency,
+                ready,
+                target_queues[i],
+                results,
+            ),
         )
         for i in range(args.procs)
     ]
