@@ -40,8 +40,10 @@ class ResumeWatch(HubClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.connects: list[float] = []
+        self.attempts = 0
 
     async def connect(self) -> None:
+        self.attempts += 1
         await super().connect()
         self.connects.append(time.time())
 
@@ -60,6 +62,7 @@ async def hold_and_resume(url, share, concurrency, ready, targets_queue, results
     await asyncio.gather(*(one(token, topic) for token, topic in share))
     ready.put(len(clients))
     targets: dict[str, int] = await asyncio.to_thread(targets_queue.get)
+    attempts_before = sum(c.attempts for c, _ in clients)
     stats = {"resyncs": 0, "gaps": 0, "timed_out": 0, "events": 0}
     finished: list[float] = []
     reconnected: list[float] = []
@@ -93,6 +96,7 @@ async def hold_and_resume(url, share, concurrency, ready, targets_queue, results
     results.put(
         {**stats, "finished": finished, "reconnected": reconnected}
         | {"duplicates": duplicates, "cpu": cpu}
+        | {"attempts": sum(c.attempts for c, _ in clients) - attempts_before}
     )
     await asyncio.gather(*(c.close() for c, _ in clients), return_exceptions=True)
 
@@ -196,6 +200,8 @@ def main() -> None:
             f" all {finished[-1]:.1f} s"
         )
     client_cpu = sum(o["cpu"] for o in outcomes)
+    attempts = sum(o["attempts"] for o in outcomes)
+    print(f"connect attempts after the targets were known: {attempts} for {held} clients")
     print(
         f"server CPU after the restart {server_cpu:.1f} s"
         f" ({server_cpu / max(held, 1) * 1000:.1f} ms per client); clients' CPU {client_cpu:.1f} s;"
