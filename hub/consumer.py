@@ -79,9 +79,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.session_key = self.scope["session"].session_key
             self.fanout.connection_opened(self)
         else:
-            self.auth_deadline = asyncio.get_running_loop().call_later(
-                AUTH_DEADLINE_SECONDS, self._auth_deadline_passed
-            )
+            self._arm_auth_deadline()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its hop to the one shared thread per message (to close
@@ -91,6 +89,12 @@ class HubConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    def _arm_auth_deadline(self) -> None:
+        if not self.closed:
+            self.auth_deadline = asyncio.get_running_loop().call_later(
+                AUTH_DEADLINE_SECONDS, self._auth_deadline_passed
+            )
 
     def _auth_deadline_passed(self) -> None:
         self.auth_deadline = None
@@ -230,15 +234,23 @@ class HubConsumer(AsyncWebsocketConsumer):
                     "auth", command.ref, "bad_request", "This connection is already authenticated."
                 )
             return protocol.reply_ok(command.ref, self._auth_data())
-        user = None
-        if isinstance(token, str):
-            user = await in_worker_thread(token_authenticate)(token=token)
+        # The deadline is for sockets that never say who they are: this one has, and ends
+        # authenticated or closed however long its token check waits (a reconnect storm).
+        self._cancel_auth_deadline()
+        try:
+            user = (
+                await in_worker_thread(token_authenticate)(token=token)
+                if isinstance(token, str)
+                else None
+            )
+        except BaseException:  # not answered (the database is away): the deadline again
+            self._arm_auth_deadline()
+            raise
         if user is None:
             self.push(protocol.reply_error(command.ref, "unauthorized", "Invalid token."))
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
             return None
         self.user = user
-        self._cancel_auth_deadline()
         self.fanout.connection_opened(self)
         return protocol.reply_ok(command.ref, self._auth_data())
 
