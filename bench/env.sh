@@ -1,6 +1,7 @@
 # Production-mode environment for the bench server, publisher and setup.
-export DATABASE_URL=postgres://postgres@127.0.0.1:5432/hubbench
-export REDIS_URL=redis://127.0.0.1:6379/5
+# HUBBENCH_DATABASE_URL / HUBBENCH_REDIS_URL point a second bench server elsewhere.
+export DATABASE_URL=${HUBBENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/hubbench}
+export REDIS_URL=${HUBBENCH_REDIS_URL:-redis://127.0.0.1:6379/5}
 export SECRET_KEY=bench-secret
 export DEBUG=false
 export SECURE_SSL_REDIRECT=false

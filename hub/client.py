@@ -25,7 +25,7 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.client import ClientProtocol
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event as WebSocketEvent
 
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Close codes after which reconnecting cannot help.
 FINAL_CLOSE_CODES = {1003, 1008, 1009, 4001}
+# Refusals that say "not now": a reconnect that meets one backs off and tries again.
+RETRY_LATER_CODES = {"unavailable", "rate_limited"}
 
 # Called with a successful reply's `data` as soon as it is parsed.
 OnReply = Callable[[dict[str, Any]], None]
@@ -130,6 +132,7 @@ class HubClient:
         self._reader: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> "HubClient":
         await self.connect()
@@ -160,6 +163,9 @@ class HubClient:
             try:
                 await self._subscribe(topic, position)
             except HubError as exc:  # e.g. no longer allowed: stop following it
+                if exc.code in RETRY_LATER_CODES:  # a busy server: reconnect later
+                    await self._ws.close()
+                    raise
                 logger.warning("Could not resubscribe %s: %s", topic, exc)
                 self.positions.pop(topic, None)
 
@@ -205,7 +211,9 @@ class HubClient:
         if not self.reconnect or code in FINAL_CLOSE_CODES:
             await self._events.put(HubClosed(code))
             return
-        asyncio.get_running_loop().create_task(self._reconnect())
+        # One reconnect loop at a time: a failed attempt's socket ends here too.
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
         delay = 0.1
@@ -215,9 +223,14 @@ class HubClient:
                 await self.connect()
                 return
             except HubError as exc:
-                await self._events.put(HubClosed(4001 if exc.code == "unauthorized" else None))
-                return
-            except (TimeoutError, OSError, ConnectionClosed, HubClosed) as exc:
+                if exc.code not in RETRY_LATER_CODES:
+                    await self._events.put(HubClosed(4001 if exc.code == "unauthorized" else None))
+                    return
+                logger.info("Reconnect refused for now (%s); retrying", exc)
+                if self._ws is not None:
+                    await self._ws.close()
+                delay = max(min(delay * 2, 5.0), exc.retry_after or 0)
+            except (TimeoutError, OSError, WebSocketException, HubClosed) as exc:
                 logger.info("Reconnect failed (%s); retrying", exc)
                 delay = min(delay * 2, 5.0)
 

@@ -1,11 +1,13 @@
 """The one WebSocket endpoint, `/ws/v1/`: parses frames and runs each op in order."""
 
 import asyncio
+import functools
 import inspect
 import logging
 import math
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -22,15 +24,23 @@ from hub.budget import OperationBudget
 from hub.fanout import Fanout, Subscription
 from hub.intake import Intake
 from hub.protocol import Command, CommandError, FrameError
-from hub.selectors import replay_since
+from hub.selectors import Replay, replay_from_position, replay_since
 from hub.services import publish_ephemeral, stored_event_frame
 from hub.wire import Outgoing, close_socket, wire_for
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 AUTH_DEADLINE_SECONDS = 10.0
 # The answer to a frame that waited too long for its turn (hub.intake): not done, retry.
 BUSY = "The server is busy and did not do this; try again in a moment."
+
+
+def in_worker_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Run ORM work on any of the pool's threads: the connect path's queries then
+    overlap instead of queueing on the one thread Channels shares by default."""
+    wrapped: Callable[..., Awaitable[T]] = database_sync_to_async(function, thread_sensitive=False)
+    return wrapped
 
 
 def _resolve(topic: object) -> tuple[str, topics.TopicFamily, int]:
@@ -69,6 +79,19 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.session_key = self.scope["session"].session_key
             self.fanout.connection_opened(self)
         else:
+            self._arm_auth_deadline()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its hop to the one shared thread per message (to close
+        old database connections): every query here runs through database_sync_to_async,
+        which does that on its own thread, so connects and frames need not queue there."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    def _arm_auth_deadline(self) -> None:
+        if not self.closed:
             self.auth_deadline = asyncio.get_running_loop().call_later(
                 AUTH_DEADLINE_SECONDS, self._auth_deadline_passed
             )
@@ -215,21 +238,29 @@ class HubConsumer(AsyncWebsocketConsumer):
                 return protocol.reply_ok(command.ref, self._auth_data())
             user = None
             if isinstance(token, str):
-                user = await database_sync_to_async(token_authenticate)(token=token)
+                user = await in_worker_thread(token_authenticate)(token=token)
             if user is None or user.pk != self.user.pk:
                 raise CommandError(
                     "auth", command.ref, "bad_request", "This connection is already authenticated."
                 )
             return protocol.reply_ok(command.ref, self._auth_data())
-        user = None
-        if isinstance(token, str):
-            user = await database_sync_to_async(token_authenticate)(token=token)
+        # The deadline is for sockets that never say who they are: this one has, and ends
+        # authenticated or closed however long its token check waits (a reconnect storm).
+        self._cancel_auth_deadline()
+        try:
+            user = (
+                await in_worker_thread(token_authenticate)(token=token)
+                if isinstance(token, str)
+                else None
+            )
+        except BaseException:  # not answered (the database is away): the deadline again
+            self._arm_auth_deadline()
+            raise
         if user is None:
             self.push(protocol.reply_error(command.ref, "unauthorized", "Invalid token."))
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
             return None
         self.user = user
-        self._cancel_auth_deadline()
         self.fanout.connection_opened(self)
         return protocol.reply_ok(command.ref, self._auth_data())
 
@@ -247,7 +278,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         """Resolve the topic and check, once per connection, that the user may use it."""
         name, family, object_id = _resolve(topic)
         if name not in self.authorized:
-            allowed = await database_sync_to_async(family.authorize)(self.user, object_id)
+            allowed = await in_worker_thread(family.authorize)(self.user, object_id)
             if not allowed:
                 raise Forbidden("You may not use this topic.")
             if not self.authorized:
@@ -265,7 +296,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             raise CommandError("subscribe", command.ref, "bad_request", "`epoch` is a string.")
         topic, family, _ = await self._authorize(command.body.get("topic"))
         if topic in self.subscriptions:
-            replay = await database_sync_to_async(replay_since)(name=topic, since=None, epoch=None)
+            replay = await in_worker_thread(replay_since)(name=topic, since=None, epoch=None)
             data = {"topic": topic, "seq": replay.seq, "epoch": replay.epoch, "recovered": False}
             if family.presence:
                 data["presence"] = await self.fanout.presence.members(topic)
@@ -275,11 +306,10 @@ class HubConsumer(AsyncWebsocketConsumer):
                 f"At most {conf.max_topics_per_connection()} topics per connection."
             )
         subscription = await self.fanout.attach(topic, self)
+        position = self.fanout.position(topic)  # no await since the attach: see position()
         self.subscriptions[topic] = subscription
         try:
-            replay = await database_sync_to_async(replay_since)(
-                name=topic, since=since, epoch=epoch
-            )
+            replay = await self._replay(topic, position, since, epoch)
             data = {
                 "topic": topic,
                 "seq": replay.seq,
@@ -296,6 +326,23 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.push(stored_event_frame(topic, event))
         subscription.go_live(replay.seq)
         return None
+
+    @staticmethod
+    async def _replay(
+        topic: str, position: tuple[int, int, str], since: int | None, epoch: str | None
+    ) -> Replay:
+        """The subscribe's replay, read from the log only when something was missed."""
+        topic_id, seq, topic_epoch = position
+        read = functools.partial(
+            replay_from_position, topic_id=topic_id, seq=seq, topic_epoch=topic_epoch
+        )
+        if since is None or epoch != topic_epoch or since == seq:
+            replay = read(since=since, epoch=epoch)  # nothing to read from the log
+        else:
+            replay = await in_worker_thread(read)(since=since, epoch=epoch)
+        if replay is None:  # the client is ahead of this process: the log's position decides
+            replay = await in_worker_thread(replay_since)(name=topic, since=since, epoch=epoch)
+        return replay
 
     async def _join_presence(self, topic: str) -> list[int]:
         user = self._signed_in()

@@ -195,7 +195,9 @@ class Fanout:
             async with state.lock:
                 state.joined = await self._join(topic)
                 try:
-                    row = await database_sync_to_async(topic_get_or_create)(name=topic)
+                    row = await database_sync_to_async(topic_get_or_create, thread_sensitive=False)(
+                        name=topic
+                    )
                 except Exception:
                     del self.topics[topic]
                     await self._leave_group(topic)
@@ -214,6 +216,17 @@ class Fanout:
         state.subscriptions.add(subscription)
         metrics.subscribed()
         return subscription
+
+    def position(self, topic: str) -> tuple[int, int, str]:
+        """(topic id, last seq delivered here, epoch) of an attached topic.
+
+        Read in the same loop step as the attach that returned (no await between):
+        every later seq then reaches the new subscription, and every seq up to this
+        one was committed before it was delivered, so the log holds it.
+        """
+        state = self.topics[topic]
+        assert state.topic_id is not None and state.last_seq is not None and state.epoch
+        return state.topic_id, state.last_seq, state.epoch
 
     async def detach(self, topic: str, subscription: Subscription) -> None:
         state = self.topics.get(topic)

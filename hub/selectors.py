@@ -39,6 +39,27 @@ def replay_since(*, name: str, since: int | None, epoch: str | None) -> Replay:
     return Replay(topic.last_seq, topic.epoch, True, events)
 
 
+def replay_from_position(
+    *, topic_id: int, seq: int, topic_epoch: str, since: int | None, epoch: str | None
+) -> Replay | None:
+    """What a subscribe at this process's delivered position replays, without the topic row.
+
+    None when the log must decide (the client saw more than this process delivered);
+    events are read only when something was missed. Runs on a worker thread.
+    """
+    if since is None or epoch != topic_epoch:
+        return Replay(seq, topic_epoch, False, [])
+    if since > seq:
+        return None
+    missed = seq - since
+    if missed > conf.replay_limit():
+        return Replay(seq, topic_epoch, False, [])
+    events = events_between(topic_id=topic_id, after=since, upto=seq) if missed else []
+    if len(events) != missed:  # some were pruned
+        return Replay(seq, topic_epoch, False, [])
+    return Replay(seq, topic_epoch, True, events)
+
+
 def topic_positions(names: list[str]) -> dict[str, tuple[int, int]]:
     """name -> (topic id, last_seq) for the topics that exist."""
     found: dict[str, tuple[int, int]] = {}

@@ -10,8 +10,11 @@ is built once for all connections; any other ASGI server gets a plain writer tas
 import asyncio
 import collections
 import functools
+import inspect
 import logging
+import pprint
 import socket
+import sys
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -302,10 +305,48 @@ def daphne_protocol(send: Send) -> DaphneProtocol | None:
     return None
 
 
+class _PrettyOnDemand:
+    """pprint.pformat() when formatted: autobahn pretty-prints every new connection's
+    options for a debug line that is dropped unless debug logging is on."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return pprint.pformat(self.value)
+
+
+def _share_protocol_options(protocol: DaphneProtocol) -> None:
+    """Make the factory's later connections read its options from their class.
+
+    autobahn copies some 40 options from the factory into each new protocol's
+    __dict__ (memory per idle socket) unless the class already has them; a subclass
+    holding this factory's values makes that copy a no-op. Done once per factory.
+    """
+    factory: Any = protocol.factory
+    base = factory.protocol
+    if getattr(base, "hub_shares_options", False) or not hasattr(base, "CONFIG_ATTRS"):
+        return
+    options = {
+        # A plain function (perMessageCompressionAccept) must not become a method.
+        name: staticmethod(value) if inspect.isfunction(value) else value
+        for name in base.CONFIG_ATTRS
+        if hasattr(factory, name)
+        for value in (getattr(factory, name),)
+    }
+    factory.protocol = type(base.__name__, (base,), {**options, "hub_shares_options": True})
+    autobahn_protocol = sys.modules.get("autobahn.websocket.protocol")
+    if autobahn_protocol is not None and hasattr(autobahn_protocol, "pformat"):
+        autobahn_protocol.pformat = _PrettyOnDemand  # type: ignore[attr-defined]
+
+
 def wire_for(send: Send, limit: int, on_overflow: OnOverflow) -> Wire:
     """The fastest wire the server allows: daphne's socket when we can reach it."""
     protocol = daphne_protocol(send)
     if protocol is not None:
+        _share_protocol_options(protocol)
         return DaphneWire(protocol, limit, on_overflow)
     return AsgiWire(send, limit, on_overflow)
 

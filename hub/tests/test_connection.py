@@ -1,6 +1,7 @@
 """The connection layer of the protocol: auth, ping, frames, origins, close codes."""
 
 import json
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -57,6 +58,26 @@ async def test_auth_with_token_then_ping():
         "data": {},
         "ref": "p",
     }
+    await comm.disconnect()
+
+
+async def test_a_token_check_slower_than_the_auth_deadline_still_authenticates(monkeypatch):
+    # In a reconnect storm the check may wait its turn longer than the deadline (which is
+    # for sockets that never send auth): the socket is answered, not closed with 4001.
+    user, _, token = await make_user_and_token()
+    check = consumer.token_authenticate
+
+    def slow_check(**kwargs):
+        time.sleep(0.4)
+        return check(**kwargs)
+
+    monkeypatch.setattr(consumer, "token_authenticate", slow_check)
+    monkeypatch.setattr(consumer, "AUTH_DEADLINE_SECONDS", 0.1)
+    comm = connect()
+    assert (await comm.connect())[0]
+    reply = await send(comm, {"op": "auth", "token": token, "ref": 1})
+    assert reply["ok"] and reply["data"]["user_id"] == user.pk
+    assert await comm.receive_nothing(timeout=0.3)  # still open: no close frame
     await comm.disconnect()
 
 

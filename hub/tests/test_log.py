@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from hub import consumer, services, tasks
+from hub import consumer, selectors, services, tasks
 from hub.fanout import Fanout
 from hub.models import Event, Topic
 from tests.helpers import on_worker, publish_from_worker
@@ -174,9 +174,10 @@ async def test_resume_seam_has_no_gap_and_no_duplicate_under_concurrent_publishi
     ws_user, connect, monkeypatch
 ):
     # A resume meets every interleaving with publishers, each made to happen: seqs 1-100
-    # commit before it; 101-150 after the connection is registered but before the log is
-    # read (live and replayed: sent once); 151 is uncommitted while the log is read (live
-    # only); 152-300 commit after the reply.
+    # are delivered here before it (the replay reads them from the log, up to the
+    # process's delivered position); 101-150 commit after the connection is registered
+    # but before the log is read (live only, buffered until the replay is sent); 151 is
+    # uncommitted while the log is read (live only); 152-300 commit after the reply.
     _, token = await ws_user()
     probe = await connect(token)
     epoch = (await probe.call("subscribe", topic="feed:5"))["data"]["epoch"]
@@ -186,7 +187,7 @@ async def test_resume_seam_has_no_gap_and_no_duplicate_under_concurrent_publishi
     held, release = threading.Event(), threading.Event()
     buffered: list[int] = []
     holding = []
-    read_log = consumer.replay_since
+    read_log = consumer.replay_from_position
 
     def publish_151_and_hold_it_uncommitted() -> None:
         with transaction.atomic():
@@ -207,10 +208,10 @@ async def test_resume_seam_has_no_gap_and_no_duplicate_under_concurrent_publishi
         held.wait(5)
         return read_log(**kwargs)
 
-    monkeypatch.setattr(consumer, "replay_since", read_log_mid_publishing)
+    monkeypatch.setattr(consumer, "replay_from_position", read_log_mid_publishing)
     client = await connect(token)
     reply = (await client.call("subscribe", topic="feed:5", since=0, epoch=epoch))["data"]
-    assert (reply["recovered"], reply["seq"]) == (True, 150)
+    assert (reply["recovered"], reply["seq"]) == (True, 100)
     assert buffered == list(range(101, 151))  # arrived live while the replay was being read
     release.set()
     await asyncio.wrap_future(holding[0])
@@ -316,3 +317,45 @@ def test_topic_rows_keep_their_epoch(db):
     topic.refresh_from_db()
     assert topic.last_seq == 2 and len(topic.epoch) == 16
     assert str(topic) == "feed:11 @ 2"
+
+
+async def test_a_client_ahead_of_this_process_resumes_from_the_log(ws_user, connect):
+    # The client saw seq 2 through another process; this one has delivered only seq 1
+    # (seq 2 reached the log but not its fast path): the log's position decides, so the
+    # client is told it recovered (not to resync) and gets seq 2 once, never again.
+    _, token = await ws_user()
+    probe = await connect(token)
+    epoch = (await probe.call("subscribe", topic="feed:8"))["data"]["epoch"]
+    await in_thread(publish_many, "feed:8", 1)
+    await said(probe, 1)
+    await in_thread(publish_without_fast_path, "feed:8", 1)
+    assert Fanout.current().topics["feed:8"].last_seq == 1
+    client = await connect(token)
+    reply = (await client.call("subscribe", topic="feed:8", since=2, epoch=epoch))["data"]
+    assert (reply["recovered"], reply["seq"]) == (True, 2)
+    await in_thread(publish_many, "feed:8", 1, 2)
+    assert [e["seq"] for e in await said(client, 1)] == [3]
+    assert await client.nothing()
+
+
+def test_a_replay_at_the_process_position_reads_the_log_only_for_missed_events(
+    django_assert_num_queries,
+):
+    topic = services.topic_get_or_create(name="feed:9")
+    publish_many("feed:9", 3)
+    position = {"topic_id": topic.pk, "seq": 3, "topic_epoch": topic.epoch}
+    with django_assert_num_queries(0):
+        fresh = selectors.replay_from_position(**position, since=None, epoch=None)
+        stale_epoch = selectors.replay_from_position(**position, since=1, epoch="0" * 16)
+        caught_up = selectors.replay_from_position(**position, since=3, epoch=topic.epoch)
+        ahead = selectors.replay_from_position(**position, since=4, epoch=topic.epoch)
+    assert (fresh.seq, fresh.recovered, fresh.events) == (3, False, [])
+    assert (stale_epoch.recovered, stale_epoch.epoch) == (False, topic.epoch)
+    assert (caught_up.recovered, caught_up.events) == (True, [])
+    assert ahead is None  # the log decides
+    with django_assert_num_queries(1):
+        missed = selectors.replay_from_position(**position, since=1, epoch=topic.epoch)
+    assert missed.recovered and [e.seq for e in missed.events] == [2, 3]
+    Event.objects.filter(topic=topic, seq=2).delete()  # pruned
+    pruned = selectors.replay_from_position(**position, since=1, epoch=topic.epoch)
+    assert (pruned.recovered, pruned.events) == (False, [])
