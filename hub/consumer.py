@@ -83,8 +83,9 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its hop to the one shared thread per message (to close
-        old database connections): every query here runs through database_sync_to_async,
-        which does that on its own thread, so connects and frames need not queue there."""
+        old database connections): every query here runs through database_sync_to_async
+        or the group-commit writer, which tidy their own thread's connection, so connects
+        and frames need not queue there (the hop was a tenth of a busy chat server's CPU)."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -132,16 +133,6 @@ class HubConsumer(AsyncWebsocketConsumer):
         if wire is not None and not wire.overflowed:
             await wire.flush()  # replies already queued go out before the close
         await close_socket(self.base_send, code or protocol.CLOSE_NORMAL)
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch without its `close_old_connections` before every message: a
-        thread hop per frame (about a tenth of a busy chat server's CPU). Every database
-        call here goes through database_sync_to_async or the group-commit writer, and
-        both tidy their own thread's connection."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     def push(self, text: str) -> None:
         """Every frame to this client goes through its wire, so order is kept."""
@@ -353,7 +344,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         # Yourself included, even when presence could not be read (Redis away).
         members = sorted({*await self.fanout.presence.members(topic), user.pk})
         # Back within the grace after leaving: nobody was told of the leave, so no join.
-        if first and not self.fanout.presence_leave_cancel(topic, user.pk):
+        if first and not self.fanout.leaves.cancel(topic, user.pk):
             await publish_ephemeral(
                 topic=topic, event_type="presence.join", data={"user_id": user.pk}
             )
@@ -377,7 +368,7 @@ class HubConsumer(AsyncWebsocketConsumer):
                 logger.warning("Could not record leaving %s", topic)
                 return
             if last:
-                self.fanout.presence_leave_later(topic, user.pk)
+                self.fanout.leaves.later(topic, user.pk)
 
     async def op_publish(self, command: Command) -> str:
         type_, data = command.body.get("type"), command.body.get("data")

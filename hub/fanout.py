@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from hub import conf, gc_schedule, metrics, selectors
+from hub.leaves import PendingLeaves
 from hub.periodic import OUTAGE_ERRORS, every
 from hub.presence import MemoryPresence, RedisPresence
 from hub.registry import REGISTRY_BATCH_SECONDS, ConnectionBatch
@@ -99,10 +100,8 @@ class Fanout:
             if settings.REDIS_URL
             else MemoryPresence(conf.presence_ttl())
         )
+        self.leaves = PendingLeaves(self.presence)
         self._tasks: list[asyncio.Task[None]] = []
-        # Leaves waiting out their grace, and the announcements under way.
-        self._pending_leaves: dict[tuple[str, int], asyncio.TimerHandle] = {}
-        self._announcing: set[asyncio.Task[None]] = set()
         self._started = asyncio.Lock()
         self.stopping = False
         self.registry_batch = ConnectionBatch()
@@ -343,35 +342,6 @@ class Fanout:
                 await self._heal(name, state, upto=last_seq, why="tail")
 
     # --- presence --------------------------------------------------------------
-
-    def presence_leave_later(self, topic: str, user_id: int) -> None:
-        """Announce a leave after a short grace, so a quick rejoin (a reload, a flapping
-        client) is not told to everyone as a leave and a join."""
-        self.presence_leave_cancel(topic, user_id)
-        loop = asyncio.get_running_loop()
-        self._pending_leaves[(topic, user_id)] = loop.call_later(
-            conf.presence_leave_grace(), self._start_announcing, topic, user_id
-        )
-
-    def _start_announcing(self, topic: str, user_id: int) -> None:
-        task = asyncio.get_running_loop().create_task(self._announce_leave(topic, user_id))
-        self._announcing.add(task)
-        task.add_done_callback(self._announcing.discard)
-
-    def presence_leave_cancel(self, topic: str, user_id: int) -> bool:
-        """Forget a leave not yet announced; True when there was one."""
-        pending = self._pending_leaves.pop((topic, user_id), None)
-        if pending is None:
-            return False
-        pending.cancel()
-        return True
-
-    async def _announce_leave(self, topic: str, user_id: int) -> None:
-        self._pending_leaves.pop((topic, user_id), None)
-        if user_id not in await self.presence.members(topic):  # not back on another process
-            await publish_ephemeral(
-                topic=topic, event_type="presence.leave", data={"user_id": user_id}
-            )
 
     def _presence_entries(self) -> list[tuple[str, int, str]]:
         return [
