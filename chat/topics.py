@@ -3,7 +3,6 @@
 import asyncio
 import functools
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import services
@@ -12,6 +11,7 @@ from chat.sending import SendRequest, Sent, messages_send
 from chat.shapes import message_data
 from conventions.errors import RateLimited
 from conventions.ratelimit import Rate, take
+from hub.dbthreads import in_db_thread
 from hub.groupcommit import GroupCommit
 from hub.services import publish_ephemeral
 from hub.topics import TopicFamily, register_family
@@ -27,7 +27,7 @@ def in_worker_thread(handler):
 
     @functools.wraps(handler)
     async def run(**kwargs):
-        return await database_sync_to_async(handler, thread_sensitive=False)(**kwargs)
+        return await in_db_thread(handler)(**kwargs)
 
     return run
 

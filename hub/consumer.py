@@ -21,6 +21,7 @@ from conventions.errors import Forbidden, LimitExceeded, NotFound, ServiceError
 from conventions.metrics import rate_limited
 from hub import conf, metrics, protocol, topics
 from hub.budget import OperationBudget
+from hub.dbthreads import in_db_thread
 from hub.fanout import Fanout, Subscription
 from hub.intake import Intake
 from hub.protocol import Command, CommandError, FrameError
@@ -39,7 +40,7 @@ BUSY = "The server is busy and did not do this; try again in a moment."
 def in_worker_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """Run ORM work on any of the pool's threads: the connect path's queries then
     overlap instead of queueing on the one thread Channels shares by default."""
-    wrapped: Callable[..., Awaitable[T]] = database_sync_to_async(function, thread_sensitive=False)
+    wrapped: Callable[..., Awaitable[T]] = in_db_thread(function)
     return wrapped
 
 
@@ -83,8 +84,8 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its hop to the one shared thread per message (to close
-        old database connections): every query here runs through database_sync_to_async
-        or the group-commit writer, which tidy their own thread's connection, so connects
+        old database connections): every query here runs through hub.dbthreads or the
+        group-commit writer, which tidy their own thread's connection, so connects
         and frames need not queue there (the hop was a tenth of a busy chat server's CPU)."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:

@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from hub import conf, gc_schedule, metrics, selectors
+from hub.dbthreads import in_db_thread
 from hub.leaves import PendingLeaves
 from hub.periodic import OUTAGE_ERRORS, every
 from hub.presence import MemoryPresence, RedisPresence
@@ -194,9 +195,7 @@ class Fanout:
             async with state.lock:
                 state.joined = await self._join(topic)
                 try:
-                    row = await database_sync_to_async(topic_get_or_create, thread_sensitive=False)(
-                        name=topic
-                    )
+                    row = await in_db_thread(topic_get_or_create)(name=topic)
                 except Exception:
                     del self.topics[topic]
                     await self._leave_group(topic)

@@ -19,15 +19,12 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from asgiref.sync import SyncToAsync
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 
 from hub import metrics
+from hub.dbthreads import database_error_seen, tidy_connections_now_and_then
 
 logger = logging.getLogger(__name__)
-
-# How often the writer thread checks its database connection (age, health); and after
-# any failure. Not before every batch: that check is a round trip of its own.
-TIDY_SECONDS = 5.0
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -58,7 +55,6 @@ class GroupCommit(Generic[Item, Outcome]):
         self._max_batch = max_batch
         self._thread: ThreadPoolExecutor | None = None
         self._thread_pid = 0
-        self._tidy_at = 0.0
         self._queues: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, _Queue[Item, Outcome]
         ] = weakref.WeakKeyDictionary()
@@ -113,12 +109,10 @@ class GroupCommit(Generic[Item, Outcome]):
         # the server's loop (hub.services.server_loop) to publish and ask presence on.
         SyncToAsync.threadlocal.main_event_loop = loop
         SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
-        if time.monotonic() >= self._tidy_at:
-            close_old_connections()  # as Django does around each request
-            self._tidy_at = time.monotonic() + TIDY_SECONDS
+        tidy_connections_now_and_then()
         outcomes = self._write_each_if_needed(items)
         if any(isinstance(outcome, DatabaseError) for outcome in outcomes):
-            self._tidy_at = 0.0  # the connection may be broken: check it next time
+            database_error_seen()
         return outcomes
 
     def _write_each_if_needed(self, items: list[Item]) -> Sequence[Outcome | BaseException]:
