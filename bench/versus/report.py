@@ -90,7 +90,7 @@ def markdown(result: dict) -> str:
           f"{_f(r['server_cpu_us_per_delivery'], 1)} us"] for r in paced])  # fmt: skip
     for scenario in ("chat, one instructor", "chat, one instructor each"):
         chat = _rows(result, scenario)
-        count = chat[0]["conversations"] if chat else 0
+        count = chat[0].get("conversations", "?") if chat else 0
         out += ["", f"**{scenario.capitalize()}** ({count} conversations; latency: send -> the "
                 "other member's receipt; delivered: of those offered)", ""]  # fmt: skip
         out += _table(
@@ -127,6 +127,7 @@ def markdown(result: dict) -> str:
                       f" ms, p99 {_f(slots['p99_ms'], 1)} ms"])  # fmt: skip
     out += _table(["scenario", "result"], lines)
     out += ["", "**Ratios**", "", *_table(["figure", "value"], ratios(result))]
+    out += ["", "**Issue 14's targets**", "", *_table(["target", "measured", ""], targets(result))]
     errors = [r for r in result["rows"] if "error" in r]
     if errors:
         out += ["", "Failed: " + "; ".join(f"{r['scenario']} {r['target']}: {r['error']}"
@@ -183,6 +184,88 @@ def ratios(result: dict) -> list[list[str]]:
                     _ratio(chat2["delivered"], chat1["delivered"]),
                 ]
             )
+    return lines
+
+
+def _verdict(ok: bool, miss: str) -> str:
+    return "met" if ok else f"missed: {miss}"
+
+
+def targets(result: dict) -> list[list[str]]:
+    """Issue 14's targets against this run: measured, and met or missed by how much."""
+    lines = []
+    for processes, rate, limit in ((1, 500, 100), (2, 1000, 250)):
+        row = _one(result, "chat, one instructor", target="hub", processes=processes,
+                   offered_per_s=rate)  # fmt: skip
+        if row:
+            lost = row["sent"] - row["delivered"]
+            lines.append([
+                f"chat, one instructor, {rate}/s, {processes} process(es): all delivered, "
+                f"p99 < {limit} ms",
+                f"{_f(row['delivered'])} of {_f(row['sent'])}, p99 {_f(row['p99_ms'])} ms",
+                _verdict(lost == 0 and row["p99_ms"] < limit,
+                         f"{_f(lost)} not delivered, p99 {row['p99_ms'] / limit:.1f}x the limit"),
+            ])  # fmt: skip
+    hub = _one(result, "fan-out back-to-back", target="hub", processes=1)
+    for peer, want in (("socketio", 2.5), ("channels", 15.0)):
+        other = _one(result, "fan-out back-to-back", target=peer)
+        if hub and other and other["deliveries_per_s"]:
+            got = hub["deliveries_per_s"] / other["deliveries_per_s"]
+            lines.append(
+                [
+                    f"fan-out deliveries/s >= {want}x {NAMES[peer]}",
+                    f"{got:.2f}x",
+                    _verdict(got >= want, f"{got / want:.0%} of the target"),
+                ]
+            )
+    other = _one(result, "fan-out back-to-back", target="socketio")
+    if hub and other:
+        got = other["server_cpu_us_per_delivery"] / hub["server_cpu_us_per_delivery"]
+        lines.append(
+            [
+                "fan-out server CPU per delivery >= 3x better than python-socketio",
+                f"{got:.2f}x",
+                _verdict(got >= 3, f"{got / 3:.0%} of the target"),
+            ]
+        )
+        lines.append(["fan-out: no loss", f"lost {hub['lost']}",
+                      _verdict(hub["lost"] == 0, f"{hub['lost']} lost")])  # fmt: skip
+    for name, value in ratios(result):
+        if "2 processes / 1" in name and value != "-":
+            got = float(value.rstrip("x"))
+            lines.append([f"{name} >= 1.6", value, _verdict(got >= 1.6, f"{got / 1.6:.0%}")])
+    if conn := _one(result, "connect rate", target="hub"):
+        lines.append(
+            [
+                "connect (auth + subscribe) >= 500/s per process",
+                _f(conn["per_s"]),
+                _verdict(conn["per_s"] >= 500, f"{conn['per_s'] / 500:.0%} of it"),
+            ]
+        )
+    if storm := _one(result, "reconnect storm"):
+        took = storm["seconds_from_stop"]
+        lines.append([f"reconnect storm of {storm['clients']} resumed within 20 s",
+                      f"{storm['resumed']} resumed in {_f(took, 1)} s from the stop",
+                      _verdict(storm["finished"] and took <= 20, f"{took / 20:.1f}x the time"
+                               if storm["finished"] else "not all resumed")])  # fmt: skip
+    if idle := _one(result, "idle connections", target="hub"):
+        kb = idle["kb_per_connection"]
+        lines.append(
+            [
+                f"{_f(idle['connections'])} idle authenticated connections <= 25 KB each",
+                f"{kb:.1f} KB",
+                _verdict(kb <= 25, f"{kb - 25:.1f} KB over"),
+            ]
+        )
+    if race := _one(result, "booking race"):
+        ok = race["winners"] == 1 and race["p99_ms"] < 500
+        lines.append(
+            [
+                f"{race['students']} racing for one slot: one winner, p99 < 500 ms",
+                f"{race['winners']} winner(s), p99 {_f(race['p99_ms'])} ms",
+                _verdict(ok, f"p99 {race['p99_ms'] / 500:.1f}x the limit"),
+            ]
+        )
     return lines
 
 

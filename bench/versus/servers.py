@@ -18,8 +18,9 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-DATABASE = "hubbench_versus"
-REDIS_URL = "redis://127.0.0.1:6379/8"
+# The bench's own PostgreSQL database and Redis database (the smoke test gives its own).
+DATABASE = os.environ.get("VERSUS_DATABASE", "hubbench_versus")
+REDIS_URL = os.environ.get("VERSUS_REDIS_URL", "redis://127.0.0.1:6379/8")
 PORTS = {"hub": 8201, "channels": 8211, "socketio": 8212}
 LOG_DIR = Path("/tmp/hubbench-versus")
 
