@@ -94,11 +94,11 @@ def markdown(result: dict) -> str:
         out += ["", f"**{scenario.capitalize()}** ({count} conversations; latency: send -> the "
                 "other member's receipt; delivered: of those offered)", ""]  # fmt: skip
         out += _table(
-            ["server", "offered", "delivered", "p50 / p99", "own echo p50 / p99", "server CPU",
+            ["server", "offered", "delivered", "p50 / p99", "echoes", "echo p50 / p99", "server CPU",
              "server CPU per delivery", "generator CPU"],
             [[_who(r), f"{r['offered_per_s']}/s x {_f(r['seconds'])} s",
               f"{_f(r['delivered'])} of {_f(r['sent'])}",
-              f"{_f(r['p50_ms'], 1)} / {_f(r['p99_ms'], 1)} ms",
+              f"{_f(r['p50_ms'], 1)} / {_f(r['p99_ms'], 1)} ms", _f(r["echoed"]),
               f"{_f(r['own_p50_ms'], 1)} / {_f(r['own_p99_ms'], 1)} ms",
               f"{_f(r['server_cpu_pct'])} %", f"{_f(r['server_cpu_us_per_delivery'])} us",
               f"{_f(r['generator_cpu_pct'])} %"] for r in chat])  # fmt: skip
@@ -296,8 +296,9 @@ def plot(result: dict, path: Path) -> None:
         axis.set_xlabel("offered messages/s")
         axis.set_yscale("log")
         axis.grid(True, which="both", alpha=0.3)
+        if axis.lines:
+            axis.legend(fontsize=7)
     axes[0].set_ylabel("send -> other member, ms (log)")
-    axes[1].legend(fontsize=7)
     fig.suptitle(f"Chat latency against offered rate ({result['meta']['started'][:10]})")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
