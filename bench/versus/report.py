@@ -94,8 +94,8 @@ def markdown(result: dict) -> str:
         out += ["", f"**{scenario.capitalize()}** ({count} conversations; latency: send -> the "
                 "other member's receipt; delivered: of those offered)", ""]  # fmt: skip
         out += _table(
-            ["server", "offered", "delivered", "p50 / p99", "echoes", "echo p50 / p99", "server CPU",
-             "server CPU per delivery", "generator CPU"],
+            ["server", "offered", "delivered", "p50 / p99", "echoes", "echo p50 / p99",
+             "server CPU", "server CPU per delivery", "generator CPU"],
             [[_who(r), f"{r['offered_per_s']}/s x {_f(r['seconds'])} s",
               f"{_f(r['delivered'])} of {_f(r['sent'])}",
               f"{_f(r['p50_ms'], 1)} / {_f(r['p99_ms'], 1)} ms", _f(r["echoed"]),
