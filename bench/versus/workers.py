@@ -168,7 +168,7 @@ class Workers:
             self.conns.append(ours)
             self.procs.append(proc)
 
-    def ask(self, command: str, per_worker_args: list[tuple] | None = None, timeout: float = 600):
+    def ask(self, command: str, per_worker_args: list[tuple] | None = None, timeout: float = 1800):
         for n, conn in enumerate(self.conns):
             conn.send((command, *(per_worker_args[n] if per_worker_args else ())))
         answers = []
