@@ -94,7 +94,7 @@ def reconnect_storm(server: Server, count: int, procs: int, missed: int, cap: fl
         texts = [f"storm {{t}} pub {i}" for i in range(missed)]
         fixtures.publish_hub(topic, texts, 0.0)
         restart_began = time.time()
-        server.start()
+        server.start(http_ready=False)
         ready_at = time.time()
         cpu = server.cpu_seconds()
         deadline = time.monotonic() + cap

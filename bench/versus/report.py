@@ -55,6 +55,10 @@ def markdown(result: dict) -> str:
     out = [f"Run of {meta['started']} ({'smoke' if meta['smoke'] else 'full'}), "
            f"{meta.get('minutes', '?')} minutes, {meta['cpus']} CPUs, load average at the start "
            f"{load}; command: `{meta['command']}`.", ""]  # fmt: skip
+    for later in meta.get("merged", []):
+        again = ", ".join(f"{x:.2f}" for x in later["load_average_before"])
+        out[-1:] = [f"Re-run alone on {later['started']} (load average {again}), its rows "
+                    f"replacing the first run's: `{later['command']}`.", ""]  # fmt: skip
 
     idle = _rows(result, "idle connections")
     out += ["**Idle connections** (server RSS growth / connections; the hub's authenticated)", ""]
@@ -305,12 +309,40 @@ def plot(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def merge(result: dict, later: dict) -> None:
+    """Take a later run's rows (a scenario re-run alone) in place of the same ones."""
+    key = lambda row: (row.get("scenario"), row.get("target"), row.get("processes"))  # noqa: E731
+    replaced = {key(row) for row in later["rows"]}
+    # A failed row has no processes: drop every failure of a scenario the later run has.
+    names = {(row.get("scenario"), row.get("target")) for row in later["rows"]}
+    result["rows"] = [
+        row
+        for row in result["rows"]
+        if key(row) not in replaced
+        and not ("error" in row and (row["scenario"], row["target"]) in names)
+    ]
+    result["rows"] += later["rows"]
+    result["meta"].setdefault("merged", []).append(
+        {k: later["meta"][k] for k in ("started", "command", "load_average_before")}
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", type=Path)
     parser.add_argument("--doc", type=Path, help="rewrite this page's generated part")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        action="append",
+        default=[],
+        help="a later run's JSON whose rows replace the same scenario's",
+    )
     args = parser.parse_args()
     result = json.loads(args.json.read_text())
+    for path in args.merge:
+        merge(result, json.loads(path.read_text()))
+        args.json.write_text(json.dumps(result, indent=1))
     tables = markdown(result)
     if not args.doc:
         print(tables)

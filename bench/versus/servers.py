@@ -68,7 +68,10 @@ class Server:
     proc: subprocess.Popen | None = None
     log: Path = field(default_factory=Path)
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 60.0, http_ready: bool = True) -> None:
+        """Start and wait until it answers HTTP; `http_ready=False`: until it accepts
+        sockets with every server process started (a storm of reconnecting clients keeps
+        a restarted hub too busy to answer a probe within a second)."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.log = LOG_DIR / f"{self.name}.log"
         with self.log.open("ab") as log:
@@ -77,15 +80,17 @@ class Server:
                 start_new_session=True, preexec_fn=raise_open_files_limit,
             )  # fmt: skip
         _running.append(self)
-        self._wait_ready(timeout)
+        self._wait_ready(timeout, http_ready)
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, http_ready: bool) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited at start; see {self.log}")
-            if answers_http(self.port) and len(self.server_processes()) >= self.processes:
-                time.sleep(1.0)  # every child past its start-up work
+            up = answers_http(self.port) if http_ready else accepts(self.port)
+            if up and len(self.server_processes()) >= self.processes:
+                if http_ready:
+                    time.sleep(1.0)  # every child past its start-up work
                 return
             time.sleep(0.2)
         raise TimeoutError(f"{self.name} did not answer on port {self.port}; see {self.log}")
@@ -120,23 +125,31 @@ class Server:
                 total += process.memory_info().rss
         return total
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 60.0) -> None:
+        """SIGTERM (the hub closes its sockets with 1001), then SIGKILL whatever is left."""
         if self.proc is None:
             return
+        tree = self.tree()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        # serve's children share its session: make sure none outlives it.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=grace)
+        _, alive = psutil.wait_procs(tree, timeout=1)
+        for process in alive:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
         self.proc = None
         if self in _running:
             _running.remove(self)
+
+
+def accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def answers_http(port: int) -> bool:
