@@ -102,6 +102,7 @@ def chat(run: Run, target: str, server: Server, one_instructor: bool, rates: lis
                 "offered_per_s": rate, "conversations": run.conversations,
                 "seconds": run.chat_seconds, "sent": sent,
                 "refused": sum(s["refused"] for s in sends), "delivered": len(other),
+                "refusals": _merged([g["refusals"] for g in got]),
                 "echoed": len(own), "p50_ms": pct(other, 50), "p99_ms": pct(other, 99),
                 "own_p50_ms": pct(own, 50), "own_p99_ms": pct(own, 99),
                 "server_cpu_pct": 100 * cpu / elapsed, "generator_cpu_pct": 100 * gen / elapsed,
@@ -117,6 +118,14 @@ def chat(run: Run, target: str, server: Server, one_instructor: bool, rates: lis
     finally:
         workers.close()
     return rows
+
+
+def _merged(counts: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for code, n in count.items():
+            total[code] = total.get(code, 0) + n
+    return total
 
 
 async def _publish_peer(target: str, texts: list[str], interval: float) -> list[float]:

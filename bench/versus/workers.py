@@ -27,6 +27,7 @@ class Phase:
         self.first_arrival = float("inf")
         self.sent = 0
         self.refused = 0
+        self.refusals: dict[str, int] = defaultdict(int)  # by error code
 
 
 class Generator:
@@ -89,8 +90,9 @@ class Generator:
             phase.sent += 1  # offered, whatever the answer
             try:
                 await member.send_text(room, f"{phase_id} {time.time():.6f} {tag} {n}")
-            except Exception:
+            except Exception as exc:
                 phase.refused += 1
+                phase.refusals[getattr(exc, "code", None) or type(exc).__name__] += 1
 
         async def loop(member, room: str, tag: str) -> None:
             if not rate_per_room:
@@ -127,7 +129,7 @@ class Generator:
         phase = self.phases.pop(phase_id, Phase())
         duplicates = sum(getattr(m, "duplicates", 0) for _, m in self.members)
         return {"other": phase.other, "own": phase.own, "sent": phase.sent,
-                "refused": phase.refused, "last_arrival": phase.last_arrival,
+                "refused": phase.refused, "refusals": dict(phase.refusals), "last_arrival": phase.last_arrival,
                 "first_arrival": phase.first_arrival, "duplicates": duplicates}  # fmt: skip
 
     async def close(self) -> None:
