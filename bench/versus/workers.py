@@ -129,7 +129,8 @@ class Generator:
         phase = self.phases.pop(phase_id, Phase())
         duplicates = sum(getattr(m, "duplicates", 0) for _, m in self.members)
         return {"other": phase.other, "own": phase.own, "sent": phase.sent,
-                "refused": phase.refused, "refusals": dict(phase.refusals), "last_arrival": phase.last_arrival,
+                "refused": phase.refused, "refusals": dict(phase.refusals),
+                "last_arrival": phase.last_arrival,
                 "first_arrival": phase.first_arrival, "duplicates": duplicates}  # fmt: skip
 
     async def close(self) -> None:
