@@ -16,7 +16,7 @@ TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 # sockets and child processes, so one more than the two cores we measured on pays off.
 TEST_WORKERS ?= 3
 
-.PHONY: run test lint format install lock clean
+.PHONY: run test lint format install lock clean bench bench-smoke bench-install
 
 $(BIN)/python:
 	@echo "Creating the virtual environment in $(VENV)..."
@@ -60,6 +60,25 @@ lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url \
 		--no-emit-find-links -o requirements.lock pyproject.toml
+
+# The hub against python-socketio and the Channels tutorial (bench/versus, docs/benchmarks.md).
+# Needs PostgreSQL and Redis as for `make test`; uses database hubbench_versus, Redis db 8 and
+# ports 8201-8212 on 127.0.0.1. The first call installs the bench extra (bench/requirements.lock).
+BENCH_STAMP ?= $(VENV)/.bench-installed
+
+$(BENCH_STAMP): bench/requirements.lock | $(STAMP)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.lock
+	@touch $(BENCH_STAMP)
+
+bench-install: $(BENCH_STAMP)
+
+# The full run: 20-30 minutes on 2 cores; writes bench/results/versus-<date>.json and .png.
+bench: bench-install
+	$(BIN)/python -m bench.versus $(BENCH_ARGS)
+
+# Tiny sizes, every scenario against every server: a minute or three.
+bench-smoke: bench-install
+	$(BIN)/python -m bench.versus --smoke --out /tmp/hubbench-versus/results $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .coverage

@@ -1,0 +1,1 @@
+"""`make bench`: the hub against two peers, the same scenarios in the same run."""
