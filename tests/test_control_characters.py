@@ -2,10 +2,9 @@
 control character, a multi-line one (a message, a note, a bio) all but line breaks and
 tabs. A refusal is a 422 naming the field, and nothing is stored."""
 
-from datetime import time, timedelta
+from datetime import time
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import User
 from bookings import services
@@ -13,6 +12,7 @@ from bookings.models import Booking, Service
 from chat.models import Message
 from chat.services import conversation_open
 from conventions.times import iso_z
+from tests.helpers import next_free_start
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,9 @@ def test_booking_notes_and_cancel_reasons(api, token_for, teacher, make_user):
     service = new_service(teacher)
     student = make_user("student")
     client = api(token_for(student))
-    start = (timezone.now() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    # A free slot whatever the hour the suite runs at (two days from now at this hour may
+    # fall outside the instructor's hours).
+    start = next_free_start(service, days_ahead=2)
     body = {"service_id": service.pk, "start": iso_z(start), "location_type": "online"}
     for note in MULTI_LINE_BAD:
         refused(client.call("post", "/api/v1/bookings", body | {"note": note}), "note")
