@@ -1,7 +1,6 @@
 """`conversation:{id}`: its two participants only, with presence and five publish types."""
 
 import asyncio
-import functools
 
 from django.conf import settings
 
@@ -19,17 +18,6 @@ from hub.topics import TopicFamily, register_family
 
 def may_join(user, conversation_id: int) -> bool:
     return is_participant(user_id=user.pk, conversation_id=conversation_id)
-
-
-def in_worker_thread(handler):
-    """Run a sync handler on any worker thread, not the one shared thread, so one
-    conversation's database round trips do not queue behind every other's."""
-
-    @functools.wraps(handler)
-    async def run(**kwargs):
-        return await in_db_thread(handler)(**kwargs)
-
-    return run
 
 
 # Sends that arrive while a batch is being stored are stored together in the next one.
@@ -72,14 +60,16 @@ async def typing(*, user, object_id, data, topic) -> dict:
     return {}
 
 
+# Edits, deletes and reads run on any worker thread (hub.dbthreads), not the one shared
+# thread, so one conversation's round trips do not queue behind every other's.
 CONVERSATION = TopicFamily(
     name="conversation",
     authorize=may_join,
     handlers={
         "message.send": send,
-        "message.edit": in_worker_thread(edit),
-        "message.delete": in_worker_thread(delete),
-        "read": in_worker_thread(read),
+        "message.edit": in_db_thread(edit),
+        "message.delete": in_db_thread(delete),
+        "read": in_db_thread(read),
         "typing": typing,
     },
     presence=True,
