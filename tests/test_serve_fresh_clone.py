@@ -29,7 +29,9 @@ def test_serve_starts_every_process_with_a_data_dir_that_does_not_exist(tmp_path
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", process=serve)
+        # Four processes start cold (two daphnes, the worker, beat): give a busy 2-core
+        # machine (the rest of the suite runs beside this) a minute.
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60, process=serve)
         # Beat writes its schedule once it runs: the positive sign it started.
         schedule = data_dir / "celerybeat-schedule"
         deadline = time.monotonic() + 30
